@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"go.uber.org/zap"
+)
+
+// Exit statuses. The gate contract: 0 every SLO held, 2 an SLO was breached,
+// 1 churn itself failed, 130 interrupted.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1
+	ExitSLOBreached = 2
+	ExitInterrupted = 130
+)
+
+// ErrInterrupted is the cancellation cause set by the first Ctrl-C.
+var ErrInterrupted = errors.New("interrupted")
+
+// SLOBreachError reports that a run completed but at least one SLO did not
+// hold. It is the only error that maps to exit status 2.
+type SLOBreachError struct {
+	Breached []string
+}
+
+func (e *SLOBreachError) Error() string {
+	msg := "SLO breached:"
+	for i, b := range e.Breached {
+		if i > 0 {
+			msg += ","
+		}
+		msg += " " + b
+	}
+	return msg
+}
+
+// ExitCode maps the error a command returned to churn's exit status and logs
+// it once.
+func ExitCode(ctx context.Context, err error, logger *zap.Logger) int {
+	if err == nil {
+		return ExitOK
+	}
+	var breach *SLOBreachError
+	switch {
+	case errors.As(err, &breach):
+		logger.Error("gate failed", zap.Strings("breached", breach.Breached))
+		return ExitSLOBreached
+	case errors.Is(err, ErrInterrupted) || errors.Is(context.Cause(ctx), ErrInterrupted):
+		logger.Warn("interrupted", zap.Error(err))
+		return ExitInterrupted
+	default:
+		logger.Error("churn failed", zap.Error(err))
+		return ExitFailure
+	}
+}

@@ -1,0 +1,39 @@
+// Package cli holds churn's cobra commands. Each command is built by one
+// constructor that receives the context and logger from main.
+package cli
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+)
+
+const rootLong = `churn is a control-plane scale chaos tester for Kubernetes.
+
+It runs a real control plane (etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler) with KWOK fake nodes locally, or targets any cluster given a
+kubeconfig; scales deployments every second; runs emulated mesh control
+planes (istiod, istio-cni, cilium-agent, cilium-operator) against it; and
+judges the API server against the Kubernetes scalability SLOs.
+
+Exit status:
+  0    every SLO held
+  1    churn itself failed (setup, bad input, an observer broke)
+  2    an SLO was breached (the gate)
+  130  interrupted`
+
+// NewRootCommand builds the churn command tree.
+func NewRootCommand(ctx context.Context, logger *zap.Logger) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:           "churn",
+		Short:         "Control-plane scale chaos tester for Kubernetes",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.AddCommand(
+		newVersionCommand(),
+	)
+	return cmd
+}

@@ -1,0 +1,27 @@
+// Command churn is a control-plane scale chaos tester for Kubernetes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/churn-dev/churn/cli"
+)
+
+func main() {
+	ctx, stop := cli.SignalContext(context.Background())
+	defer stop()
+	os.Exit(run(ctx))
+}
+
+func run(ctx context.Context) int {
+	logger, flush, err := cli.NewLogger(os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "churn: %v\n", err)
+		return cli.ExitFailure
+	}
+	defer flush()
+	cmd := cli.NewRootCommand(ctx, logger)
+	return cli.ExitCode(ctx, cmd.ExecuteContext(ctx), logger)
+}
