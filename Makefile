@@ -19,6 +19,14 @@ LDFLAGS  := -X github.com/churn-dev/churn/version.Churn=$(VERSION)
 
 CP_DIR   := deploy/controlplane
 CP_DEPS  := $(CP_DIR)/go.mod $(CP_DIR)/go.sum $(wildcard $(CP_DIR)/cmd/*/*.go)
+# Stamp the Kubernetes binaries with their release, as the upstream build
+# does, so /version and the results report v1.x.y rather than v0.0.0-master.
+K8S_VERSION := $(shell awk '$$1=="k8s.io/kubernetes"{print $$2}' $(CP_DIR)/go.mod)
+K8S_MINOR   := $(word 2,$(subst ., ,$(K8S_VERSION)))
+K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+               -X k8s.io/component-base/version.gitMajor=1 \
+               -X k8s.io/component-base/version.gitMinor=$(K8S_MINOR) \
+               -X k8s.io/component-base/version.gitTreeState=clean
 CP_BINS  := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kwok
 
 .PHONY: all churn controlplane run test unit bench vet clean
@@ -39,7 +47,7 @@ $(BIN)/etcd: $(CP_DEPS)
 $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler: $(CP_DEPS)
 	@mkdir -p $(BIN)
 	@echo "building $(notdir $@) (k8s.io/kubernetes, pinned in $(CP_DIR)/go.mod; several minutes when cold)"
-	cd $(CP_DIR) && $(GO) build -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+	cd $(CP_DIR) && $(GO) build -ldflags "$(K8S_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
 $(BIN)/kwok: $(CP_DEPS)
 	@mkdir -p $(BIN)

@@ -1,0 +1,273 @@
+package local
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+	"strconv"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// kwokStages are the Stage objects kwok plays for fake nodes and pods,
+// written for churn from the Stage API documented by kwok.
+//
+//go:embed kwokstages/*.yaml
+var kwokStages embed.FS
+
+// FakeNodeAnnotation selects the nodes kwok manages; fakenodes sets it.
+const FakeNodeAnnotation = "kwok.x-k8s.io/node=fake"
+
+// component is everything needed to start and health-check one process.
+type component struct {
+	name       string
+	binary     string
+	args       []string
+	env        []string
+	ports      []int
+	kubeconfig string
+	healthURL  string
+	// healthTimeout bounds the wait for a healthy endpoint at Up.
+	healthTimeout time.Duration
+}
+
+func url(scheme string, port int, path string) string {
+	return scheme + "://" + loopback + ":" + strconv.Itoa(port) + path
+}
+
+// buildComponents returns the five components in start order.
+func buildComponents(o Options, p paths, ports Ports, bins map[string]string) []component {
+	pki := p.pkiFile
+	apiServer := url("https", ports.APIServer, "")
+	// Components that serve HTTPS delegate authentication and authorization
+	// to kube-apiserver; health and metrics are always allowed because the
+	// whole control plane listens on loopback only and observers scrape
+	// /metrics without credentials.
+	delegated := func(kubeconfig string) []string {
+		return []string{
+			"--authentication-kubeconfig=" + kubeconfig,
+			"--authorization-kubeconfig=" + kubeconfig,
+			"--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics",
+			"--tls-cert-file=" + pki(certServing+".crt"),
+			"--tls-private-key-file=" + pki(certServing+".key"),
+			"--bind-address=" + loopback,
+		}
+	}
+	kcmKubeconfig := p.kubeconfig(ControllerManager)
+	schedKubeconfig := p.kubeconfig(Scheduler)
+	kwokKubeconfig := p.kubeconfig(KWOK)
+	return []component{
+		{
+			name:   Etcd,
+			binary: bins[Etcd],
+			args: []string{
+				"--name=churn",
+				"--data-dir=" + p.etcdData(),
+				"--listen-client-urls=" + url("http", ports.Etcd, ""),
+				"--advertise-client-urls=" + url("http", ports.Etcd, ""),
+				"--listen-peer-urls=" + url("http", ports.EtcdPeer, ""),
+				"--initial-advertise-peer-urls=" + url("http", ports.EtcdPeer, ""),
+				"--initial-cluster=churn=" + url("http", ports.EtcdPeer, ""),
+				"--initial-cluster-state=new",
+				"--quota-backend-bytes=" + strconv.FormatInt(etcdQuotaBytes, 10),
+				// Disposable cluster on a shared disk: see the package doc.
+				"--unsafe-no-fsync=true",
+				// kube-apiserver compacts every 5 minutes itself.
+				"--auto-compaction-retention=0",
+			},
+			ports:         []int{ports.Etcd, ports.EtcdPeer},
+			healthURL:     url("http", ports.Etcd, "/health"),
+			healthTimeout: time.Minute,
+		},
+		{
+			name:   APIServer,
+			binary: bins[APIServer],
+			args: []string{
+				"--etcd-servers=" + url("http", ports.Etcd, ""),
+				"--bind-address=" + loopback,
+				"--advertise-address=" + loopback,
+				"--secure-port=" + strconv.Itoa(ports.APIServer),
+				"--tls-cert-file=" + pki(certAPIServer+".crt"),
+				"--tls-private-key-file=" + pki(certAPIServer+".key"),
+				"--client-ca-file=" + pki(fileCACert),
+				// Unused because TLS files are given, but keeps the default
+				// (/var/run/kubernetes) from being created.
+				"--cert-dir=" + p.pki(),
+				"--authorization-mode=Node,RBAC",
+				"--service-cluster-ip-range=" + serviceClusterIPCIDR,
+				"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+				"--service-account-key-file=" + pki(fileSAPub),
+				"--service-account-signing-key-file=" + pki(fileSAKey),
+				// The advertise address is loopback, which Endpoints
+				// validation rejects; nothing dials the kubernetes Service.
+				"--endpoint-reconciler-type=none",
+				"--enable-priority-and-fairness=true",
+				// Front-proxy (aggregation layer) credentials. Without a
+				// requestheader CA the controller-manager and scheduler,
+				// which delegate authentication, log an error every few
+				// seconds; with it aggregated API servers also work.
+				"--requestheader-client-ca-file=" + pki(caFrontProxy+".crt"),
+				"--requestheader-allowed-names=front-proxy-client",
+				"--requestheader-username-headers=X-Remote-User",
+				"--requestheader-group-headers=X-Remote-Group",
+				"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+				"--proxy-client-cert-file=" + pki(certFrontProxyClient+".crt"),
+				"--proxy-client-key-file=" + pki(certFrontProxyClient+".key"),
+				// Emulated agents may be privileged DaemonSet pods.
+				"--allow-privileged=true",
+			},
+			ports:         []int{ports.APIServer},
+			kubeconfig:    p.admin(),
+			healthURL:     apiServer + "/readyz",
+			healthTimeout: 3 * time.Minute,
+		},
+		{
+			name:   ControllerManager,
+			binary: bins[ControllerManager],
+			args: append(delegated(kcmKubeconfig),
+				"--kubeconfig="+kcmKubeconfig,
+				"--secure-port="+strconv.Itoa(ports.ControllerManager),
+				"--leader-elect=false",
+				"--controllers=*",
+				// Each controller runs as its own ServiceAccount, as kubeadm
+				// sets it up: the system:kube-controller-manager role
+				// alone lacks the rights of most controllers, and API
+				// priority and fairness sees one flow per controller, as
+				// on a production cluster.
+				"--use-service-account-credentials=true",
+				"--service-account-private-key-file="+pki(fileSAKey),
+				"--root-ca-file="+pki(fileCACert),
+				"--service-cluster-ip-range="+serviceClusterIPCIDR,
+				"--kube-api-qps="+strconv.Itoa(o.ControllerManagerQPS),
+				"--kube-api-burst="+strconv.Itoa(2*o.ControllerManagerQPS),
+				// Defaults (5) are sized for small clusters; a 50k-pod
+				// ramp is bounded by these workers otherwise.
+				"--concurrent-deployment-syncs=20",
+				"--concurrent-replicaset-syncs=20",
+				"--concurrent-service-endpoint-syncs=20",
+				"--concurrent-endpoint-syncs=20",
+				"--concurrent-gc-syncs=30",
+				"--concurrent-namespace-syncs=20",
+			),
+			ports:         []int{ports.ControllerManager},
+			kubeconfig:    kcmKubeconfig,
+			healthURL:     url("https", ports.ControllerManager, "/healthz"),
+			healthTimeout: 2 * time.Minute,
+		},
+		{
+			name:   Scheduler,
+			binary: bins[Scheduler],
+			args: append(delegated(schedKubeconfig),
+				"--config="+p.schedulerConfig(),
+				"--secure-port="+strconv.Itoa(ports.Scheduler),
+			),
+			ports:         []int{ports.Scheduler},
+			kubeconfig:    schedKubeconfig,
+			healthURL:     url("https", ports.Scheduler, "/healthz"),
+			healthTimeout: 2 * time.Minute,
+		},
+		{
+			name:   KWOK,
+			binary: bins[KWOK],
+			args: []string{
+				"--kubeconfig=" + kwokKubeconfig,
+				"--config=" + p.kwokConfig(),
+				"--manage-all-nodes=false",
+				"--manage-nodes-with-annotation-selector=" + FakeNodeAnnotation,
+				"--node-lease-duration-seconds=" + strconv.Itoa(kwokNodeLeaseSeconds),
+				"--server-address=" + loopback + ":" + strconv.Itoa(ports.KWOK),
+				// Fallback pod CIDR for nodes without spec.podCIDR
+				// (fakenodes sets one per node).
+				"--cidr=10.0.0.0/16",
+				// At INFO kwok logs every lease renewal and status patch:
+				// about 100 lines/s at 1,000 nodes.
+				"--v=WARN",
+			},
+			// kwok also reads $KWOK_WORKDIR/kwok.yaml; point it into the
+			// cluster directory so a user's ~/.kwok never leaks in.
+			env:           []string{"KWOK_WORKDIR=" + p.kwokDir()},
+			ports:         []int{ports.KWOK},
+			kubeconfig:    kwokKubeconfig,
+			healthURL:     url("http", ports.KWOK, "/healthz"),
+			healthTimeout: 2 * time.Minute,
+		},
+	}
+}
+
+// schedulerConfigYAML renders the KubeSchedulerConfiguration: client QPS
+// and burst can only be set there (the flags are deprecated and ignored with
+// --config).
+func schedulerConfigYAML(kubeconfig string, qps int) ([]byte, error) {
+	cfg := map[string]any{
+		"apiVersion": "kubescheduler.config.k8s.io/v1",
+		"kind":       "KubeSchedulerConfiguration",
+		"clientConnection": map[string]any{
+			"kubeconfig": kubeconfig,
+			"qps":        qps,
+			"burst":      2 * qps,
+		},
+		"leaderElection": map[string]any{"leaderElect": false},
+	}
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding scheduler configuration: %w", err)
+	}
+	return b, nil
+}
+
+// kwokOptions raises kwok's worker counts (default 4 each), which are
+// settable only in a KwokConfiguration. Each worker waits on one API call at
+// a time, so under load 4 lease workers renew at most a few hundred leases
+// per second: fewer than the 500/s that 5,000 nodes need, and a late lease
+// turns a node NotReady. More workers cost goroutines, not CPU.
+const kwokOptions = `apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  nodeLeaseParallelism: 16
+  nodePlayStageParallelism: 8
+  podPlayStageParallelism: 8
+`
+
+// kwokConfigYAML joins kwokOptions and the embedded Stage files into one
+// multi-document file for kwok's --config.
+func kwokConfigYAML() ([]byte, error) {
+	names, err := fs.Glob(kwokStages, "kwokstages/*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("listing kwok stages: %w", err)
+	}
+	sort.Strings(names)
+	var buf bytes.Buffer
+	buf.WriteString(kwokOptions)
+	for _, n := range names {
+		b, err := kwokStages.ReadFile(n)
+		if err != nil {
+			return nil, fmt.Errorf("reading kwok stage %s: %w", n, err)
+		}
+		buf.WriteString("---\n")
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
+
+// writeConfigs writes the scheduler and kwok configuration files.
+func writeConfigs(o Options, p paths) error {
+	sched, err := schedulerConfigYAML(p.kubeconfig(Scheduler), o.SchedulerQPS)
+	if err != nil {
+		return err
+	}
+	if err := writeFile0600(p.schedulerConfig(), sched); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(p.kwokDir(), 0o700); err != nil {
+		return fmt.Errorf("creating kwok directory: %w", err)
+	}
+	stages, err := kwokConfigYAML()
+	if err != nil {
+		return err
+	}
+	return writeFile0600(p.kwokConfig(), stages)
+}

@@ -1,0 +1,136 @@
+package local
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Process names, in start order. They name log files, state entries and
+// ProcessEvents.
+const (
+	Etcd              = "etcd"
+	APIServer         = "kube-apiserver"
+	ControllerManager = "kube-controller-manager"
+	Scheduler         = "kube-scheduler"
+	KWOK              = "kwok"
+)
+
+// startOrder is the order processes are started in; Stop uses the reverse.
+var startOrder = []string{Etcd, APIServer, ControllerManager, Scheduler, KWOK}
+
+const (
+	defaultBinDir        = "bin"
+	defaultComponentQPS  = 300
+	serviceClusterIPCIDR = "10.96.0.0/16"
+	serviceClusterIP     = "10.96.0.1"
+	// etcdQuotaBytes follows the Cilium scalability report: the default
+	// 2 GiB quota was hit at 1,000 nodes and 50k pods.
+	etcdQuotaBytes = 8 << 30
+	// kwokNodeLeaseSeconds is kubelet's default lease duration; kwok renews
+	// each lease every quarter of it, as kubelet does.
+	kwokNodeLeaseSeconds = 40
+	// stopGrace is how long a process gets between SIGTERM and SIGKILL.
+	// kube-apiserver drains in-flight requests on SIGTERM, which normally
+	// takes a second or two.
+	stopGrace = 15 * time.Second
+	// memoryPollInterval is how often kube-apiserver's RSS is checked.
+	memoryPollInterval = 500 * time.Millisecond
+	// eventBuffer is the size of the Events channel. A consumer that falls
+	// this far behind loses events (counted), the supervisor never waits.
+	eventBuffer = 1024
+)
+
+// Options configures Up.
+type Options struct {
+	// Dir is the cluster directory. Required; callers default it to
+	// ".churn/cluster".
+	Dir string
+	// BinDir holds the five binaries (default "bin").
+	BinDir string
+	// Ports to listen on; a zero field means a free loopback port is picked.
+	Ports Ports
+	// Logger receives structured logs; nil means no logs.
+	Logger *zap.Logger
+	// Progress receives short human progress lines; may be nil.
+	Progress io.Writer
+	// APIServerMemoryLimitBytes caps kube-apiserver's resident memory.
+	// 0 means no cap. Enforced by polling VmRSS every 500ms and SIGKILLing
+	// the process above the cap (an "oom-killed" event), not by setrlimit,
+	// because RLIMIT_AS limits virtual memory, which a Go server reserves
+	// far beyond what it uses.
+	APIServerMemoryLimitBytes int64
+	// RestartAPIServer makes the supervisor restart a kube-apiserver that
+	// exited (same arguments; a "restarted" event).
+	RestartAPIServer bool
+	// ControllerManagerQPS is kube-controller-manager's client QPS (burst is
+	// twice this). Default 300.
+	ControllerManagerQPS int
+	// SchedulerQPS is kube-scheduler's client QPS (burst is twice this).
+	// Default 300.
+	SchedulerQPS int
+}
+
+// Ports are the loopback ports of the control plane.
+type Ports struct {
+	Etcd              int `json:"etcd"`
+	EtcdPeer          int `json:"etcdPeer"`
+	APIServer         int `json:"apiServer"`
+	ControllerManager int `json:"controllerManager"`
+	Scheduler         int `json:"scheduler"`
+	KWOK              int `json:"kwok"`
+}
+
+// withDefaults returns a copy of o with defaults applied and paths made
+// absolute, so that state and arguments do not depend on the working
+// directory of a later process (churn down from elsewhere).
+func (o Options) withDefaults() (Options, error) {
+	if o.Dir == "" {
+		return o, fmt.Errorf("cluster directory is required")
+	}
+	if o.BinDir == "" {
+		o.BinDir = defaultBinDir
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.ControllerManagerQPS <= 0 {
+		o.ControllerManagerQPS = defaultComponentQPS
+	}
+	if o.SchedulerQPS <= 0 {
+		o.SchedulerQPS = defaultComponentQPS
+	}
+	if o.APIServerMemoryLimitBytes < 0 {
+		return o, fmt.Errorf("APIServerMemoryLimitBytes must not be negative, got %d", o.APIServerMemoryLimitBytes)
+	}
+	var err error
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return o, fmt.Errorf("resolving cluster directory %q: %w", o.Dir, err)
+	}
+	if o.BinDir, err = filepath.Abs(o.BinDir); err != nil {
+		return o, fmt.Errorf("resolving binary directory %q: %w", o.BinDir, err)
+	}
+	return o, nil
+}
+
+// paths of everything inside a cluster directory.
+type paths struct{ dir string }
+
+func (p paths) state() string              { return filepath.Join(p.dir, "state.json") }
+func (p paths) pki() string                { return filepath.Join(p.dir, "pki") }
+func (p paths) pkiFile(n string) string    { return filepath.Join(p.dir, "pki", n) }
+func (p paths) logs() string               { return filepath.Join(p.dir, "logs") }
+func (p paths) log(name string) string     { return filepath.Join(p.dir, "logs", name+".log") }
+func (p paths) data() string               { return filepath.Join(p.dir, "data") }
+func (p paths) etcdData() string           { return filepath.Join(p.dir, "data", "etcd") }
+func (p paths) kubeconfig(n string) string { return filepath.Join(p.dir, n+".kubeconfig") }
+func (p paths) admin() string              { return p.kubeconfig("admin") }
+func (p paths) schedulerConfig() string    { return filepath.Join(p.dir, "scheduler.yaml") }
+func (p paths) kwokDir() string            { return filepath.Join(p.dir, "kwok") }
+func (p paths) kwokConfig() string         { return filepath.Join(p.dir, "kwok", "kwok.yaml") }

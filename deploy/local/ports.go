@@ -1,0 +1,65 @@
+package local
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+)
+
+const loopback = "127.0.0.1"
+
+// resolvePorts fills zero ports with free loopback ports and checks that
+// explicit ones are free and distinct. Free ports are found by listening on
+// port 0; all listeners stay open until every port is chosen, so no port is
+// handed out twice. A process outside churn can still take a port between
+// here and the component's own listen; that shows up as a component that
+// exits early, whose log names the port.
+func resolvePorts(want Ports) (Ports, error) {
+	fields := []struct {
+		name string
+		p    *int
+	}{
+		{"etcd client", &want.Etcd},
+		{"etcd peer", &want.EtcdPeer},
+		{"kube-apiserver", &want.APIServer},
+		{"kube-controller-manager", &want.ControllerManager},
+		{"kube-scheduler", &want.Scheduler},
+		{"kwok", &want.KWOK},
+	}
+	var listeners []net.Listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	seen := map[int]string{}
+	for _, f := range fields {
+		if *f.p < 0 || *f.p > 65535 {
+			return Ports{}, fmt.Errorf("%s port %d is out of range", f.name, *f.p)
+		}
+		if *f.p == 0 {
+			continue
+		}
+		if other, dup := seen[*f.p]; dup {
+			return Ports{}, fmt.Errorf("port %d given for both %s and %s", *f.p, other, f.name)
+		}
+		seen[*f.p] = f.name
+		l, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(*f.p)))
+		if err != nil {
+			return Ports{}, fmt.Errorf("%s port %d on %s is not available (in use by another process?): %w", f.name, *f.p, loopback, err)
+		}
+		listeners = append(listeners, l)
+	}
+	for _, f := range fields {
+		if *f.p != 0 {
+			continue
+		}
+		l, err := net.Listen("tcp", net.JoinHostPort(loopback, "0"))
+		if err != nil {
+			return Ports{}, fmt.Errorf("finding a free loopback port for %s: %w", f.name, err)
+		}
+		listeners = append(listeners, l)
+		*f.p = l.Addr().(*net.TCPAddr).Port
+	}
+	return want, nil
+}

@@ -1,0 +1,150 @@
+package local
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Restart backoff for kube-apiserver: 1s, doubling while it keeps dying
+// within restartStableAfter of starting, capped at restartMaxDelay.
+const (
+	restartBaseDelay   = time.Second
+	restartMaxDelay    = 30 * time.Second
+	restartStableAfter = 30 * time.Second
+)
+
+// emit never blocks: a full channel drops the event and counts it.
+func (c *Cluster) emit(ev ProcessEvent) {
+	select {
+	case c.events <- ev:
+	default:
+		c.dropped.Add(1)
+		c.logger.Warn("process event dropped: Events channel full", zap.String("process", ev.Name), zap.String("kind", ev.Kind))
+	}
+}
+
+// watch starts the monitor goroutine of pr. Caller holds c.mu.
+func (c *Cluster) watch(pr *proc) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.monitor(pr, restartBaseDelay)
+	}()
+}
+
+// monitor waits for pr to exit, reports it and restarts kube-apiserver if
+// asked to, then monitors the new instance.
+func (c *Cluster) monitor(pr *proc, delay time.Duration) {
+	for {
+		<-pr.exited
+		name := pr.comp.name
+		c.mu.Lock()
+		stopping := c.stopping
+		memKilled := pr.memKilled
+		c.mu.Unlock()
+		if stopping || c.downRequested() {
+			return
+		}
+		detail := describeExit(pr)
+		if memKilled {
+			detail += " (killed by churn: kube-apiserver memory cap)"
+		}
+		lived := time.Since(pr.startedAt)
+		c.logger.Warn("control-plane process exited", zap.String("process", name), zap.Int("pid", pr.pid),
+			zap.Int("exitCode", pr.exitCode), zap.String("detail", detail), zap.Duration("lived", lived))
+		c.emit(ProcessEvent{Time: time.Now(), Name: name, Kind: EventExited, ExitCode: pr.exitCode, Detail: detail})
+		if name != APIServer || !c.opts.RestartAPIServer {
+			return
+		}
+		if lived >= restartStableAfter {
+			delay = restartBaseDelay
+		}
+		select {
+		case <-c.stopCh:
+			return
+		case <-time.After(delay):
+		}
+		next, err := c.restart(pr)
+		if err != nil {
+			c.logger.Error("restarting kube-apiserver failed", zap.Error(err))
+			c.emit(ProcessEvent{Time: time.Now(), Name: name, Kind: EventExited, ExitCode: -1, Detail: "restart failed: " + err.Error()})
+			return
+		}
+		if next == nil {
+			return // stopping
+		}
+		pr = next
+		delay = min(2*delay, restartMaxDelay)
+	}
+}
+
+// restart starts a new instance of pr's component with the same arguments.
+// It returns nil, nil if the cluster began stopping meanwhile.
+func (c *Cluster) restart(old *proc) (*proc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Holding mu while starting keeps Stop from missing the new process:
+	// Stop sets stopping under mu before it looks at procs.
+	if c.stopping || c.downRequested() {
+		return nil, nil
+	}
+	pr, err := startProc(c.spawner, old.comp, c.paths)
+	if err != nil {
+		return nil, err
+	}
+	c.procs[pr.comp.name] = pr
+	c.recordLocked(pr)
+	if err := writeState(c.paths.dir, c.state); err != nil {
+		c.logger.Error("recording restarted process in state file", zap.Error(err))
+	}
+	c.logger.Info("restarted", zap.String("process", pr.comp.name), zap.Int("pid", pr.pid))
+	c.emit(ProcessEvent{Time: time.Now(), Name: pr.comp.name, Kind: EventRestarted,
+		Detail: fmt.Sprintf("new pid %d (was %d)", pr.pid, old.pid)})
+	return pr, nil
+}
+
+func (c *Cluster) downRequested() bool {
+	_, err := os.Stat(filepath.Join(c.paths.dir, downMarker))
+	return err == nil
+}
+
+// memoryWatch enforces APIServerMemoryLimitBytes by polling VmRSS.
+func (c *Cluster) memoryWatch() {
+	defer c.wg.Done()
+	limit := c.opts.APIServerMemoryLimitBytes
+	tick := time.NewTicker(memoryPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.stopCh:
+			return
+		case <-tick.C:
+		}
+		c.mu.Lock()
+		pr := c.procs[APIServer]
+		c.mu.Unlock()
+		if pr == nil || pr.hasExited() {
+			continue
+		}
+		rss, err := procRSSBytes(pr.pid)
+		if err != nil || rss <= limit {
+			continue
+		}
+		c.mu.Lock()
+		if c.stopping || pr.memKilled || pr.hasExited() {
+			c.mu.Unlock()
+			continue
+		}
+		pr.memKilled = true
+		c.mu.Unlock()
+		detail := fmt.Sprintf("RSS %d MiB above cap %d MiB", rss>>20, limit>>20)
+		c.logger.Warn("kube-apiserver over memory cap; killing", zap.Int("pid", pr.pid), zap.String("detail", detail))
+		c.emit(ProcessEvent{Time: time.Now(), Name: APIServer, Kind: EventOOMKilled, ExitCode: 128 + int(syscall.SIGKILL), Detail: detail})
+		_ = pr.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
