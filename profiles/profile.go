@@ -53,15 +53,17 @@ type WorkloadSpec struct {
 	CreateQPS float64 `json:"createQPS,omitempty"`
 	// ReadyTimeout bounds the ramp until every replica is Ready. Zero scales
 	// with the workload size (see Profile.RampTimeout).
-	ReadyTimeout metav1.Duration `json:"readyTimeout,omitempty"`
+	ReadyTimeout metav1.Duration `json:"readyTimeout,omitzero"`
 }
 
 // ChurnSpec is the churn phase.
 type ChurnSpec struct {
 	Duration metav1.Duration `json:"duration"`
-	Seed     int64           `json:"seed,omitempty"`
-	Scale    ScaleSpec       `json:"scale"`
-	Relabel  RelabelSpec     `json:"relabel"`
+	// Seed fixes the action sequence; the same seed gives the same churn.
+	// Not omitempty: 0 is a valid seed and must survive a round trip.
+	Seed    int64       `json:"seed"`
+	Scale   ScaleSpec   `json:"scale"`
+	Relabel RelabelSpec `json:"relabel"`
 	// MaxInFlight bounds the actions running at once; when it is reached the
 	// next action waits and its lag is recorded (never skipped).
 	MaxInFlight int `json:"maxInFlight,omitempty"`
@@ -96,7 +98,7 @@ type MeshSpec struct {
 // ObserverSpec enables one observer by registered name.
 type ObserverSpec struct {
 	Name     string            `json:"name"`
-	Interval metav1.Duration   `json:"interval,omitempty"`
+	Interval metav1.Duration   `json:"interval,omitzero"`
 	Settings map[string]string `json:"settings,omitempty"`
 }
 

@@ -5,10 +5,58 @@ package results
 type MeshSummary struct {
 	Name       string             `json:"name"`
 	Components []ComponentSummary `json:"components"`
+	// RolloutSeconds is how long the per-node agents took to all start.
+	RolloutSeconds float64 `json:"rolloutSeconds,omitempty"`
+	// CRDsCreated are the CRDs the run installed (and removes at teardown).
+	CRDsCreated []string `json:"crdsCreated,omitempty"`
+	// Notes say what the figures mean (lag sources, compromises).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // ComponentSummary aggregates all replicas of one mesh component.
 type ComponentSummary struct {
-	Name     string `json:"name"`
-	Replicas int    `json:"replicas"`
+	Name      string `json:"name"`
+	Replicas  int    `json:"replicas"`
+	UserAgent string `json:"userAgent,omitempty"`
+	// Informers is the number of list/watch loops per replica.
+	Informers int `json:"informers,omitempty"`
+
+	EventsReceived int64 `json:"eventsReceived"`
+	Bookmarks      int64 `json:"bookmarks,omitempty"`
+	ListItems      int64 `json:"listItems,omitempty"`
+	BytesReceived  int64 `json:"bytesReceived"`
+	// Lists counts LIST requests (each page); Relists the LISTs a
+	// reflector made after its first (after a 410, a broken stream or a
+	// very short watch); Gone the 410 Expired answers.
+	Lists         int64 `json:"lists"`
+	Relists       int64 `json:"relists"`
+	Gone          int64 `json:"gone410,omitempty"`
+	WatchRequests int64 `json:"watchRequests,omitempty"`
+	WatchRestarts int64 `json:"watchRestarts"`
+	Throttled429  int64 `json:"throttled429"`
+	Errors        int64 `json:"errors"`
+	// ClientThrottleSeconds is time spent waiting on client-side rate
+	// limiters (all replicas).
+	ClientThrottleSeconds float64 `json:"clientThrottleSeconds,omitempty"`
+	Gets                  int64   `json:"gets,omitempty"`
+	// Writes counts successful writes by "verb resource".
+	Writes map[string]int64 `json:"writes,omitempty"`
+
+	// LagP50/LagP99 are the component's primary event lag in seconds (the
+	// first of Lags); Lags has every lag it measured.
+	LagP50 float64      `json:"lagP50Seconds,omitempty"`
+	LagP99 float64      `json:"lagP99Seconds,omitempty"`
+	Lags   []LagSummary `json:"lags,omitempty"`
+}
+
+// LagSummary is one measured propagation delay.
+type LagSummary struct {
+	Name string `json:"name"`
+	// Source says what the lag is measured from.
+	Source  string  `json:"source"`
+	Samples int64   `json:"samples"`
+	P50     float64 `json:"p50Seconds"`
+	P99     float64 `json:"p99Seconds"`
+	Max     float64 `json:"maxSeconds"`
+	Mean    float64 `json:"meanSeconds"`
 }

@@ -232,6 +232,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			Dir:          o.Dir,
 			Created:      time.Now().UTC(),
 			Owner:        OwnerState{PID: os.Getpid(), StartTime: ownerStart},
+			Detached:     o.Detach,
 			APIServerURL: server,
 			Kubeconfig:   p.admin(),
 			Ports:        ports,
@@ -258,6 +259,9 @@ func cleanLeftovers(ctx context.Context, p paths, logger *zap.Logger) error {
 	}
 	if err != nil {
 		return fmt.Errorf("%w (remove %s if the directory holds no running cluster)", err, p.state())
+	}
+	if s.Detached && s.AnyAlive() {
+		return fmt.Errorf("a cluster started by `churn up` is running in %s (api server %s); stop it with `churn down --dir %s` or use another --dir", p.dir, s.APIServerURL, p.dir)
 	}
 	if s.AnyAlive() {
 		logger.Warn("stopping leftover processes of a previous cluster whose churn process has died",
@@ -308,7 +312,7 @@ func (c *Cluster) startAll(ctx context.Context, bins map[string]string) error {
 
 func (c *Cluster) startAndWait(ctx context.Context, client *http.Client, comp component) error {
 	t0 := time.Now()
-	pr, err := startProc(c.spawner, comp, c.paths)
+	pr, err := startProc(c.spawner, comp, c.paths, c.opts.Detach)
 	if err != nil {
 		return err
 	}

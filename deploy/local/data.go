@@ -39,12 +39,26 @@ func prepareData(p paths, logger *zap.Logger) (bool, error) {
 	return reuse, nil
 }
 
-// finishData removes the data directory, or marks it kept.
-func finishData(p paths, keepData bool) error {
+// finishData removes everything Up wrote into the cluster directory (data,
+// certificates, kubeconfigs, configs, and logs unless keepLogs) and the
+// directory itself when that leaves it empty, or marks the data kept. Only
+// names Up creates are removed, so a --dir that also holds the user's files
+// keeps them. Stop keeps logs for the post-mortem of a run or a failed Up;
+// Down, the explicit clean-up, removes them too.
+func finishData(p paths, keepData, keepLogs bool) error {
 	if !keepData {
-		if err := os.RemoveAll(p.data()); err != nil {
-			return fmt.Errorf("removing cluster data %s: %w", p.data(), err)
+		written := []string{p.data(), p.pki(), p.kwokDir(), p.schedulerConfig(),
+			filepath.Join(p.dir, downMarker)}
+		if !keepLogs {
+			written = append(written, p.logs(), filepath.Join(p.dir, lockFile))
 		}
+		kubeconfigs, _ := filepath.Glob(filepath.Join(p.dir, "*.kubeconfig"))
+		for _, path := range append(written, kubeconfigs...) {
+			if err := os.RemoveAll(path); err != nil {
+				return fmt.Errorf("removing %s: %w", path, err)
+			}
+		}
+		_ = os.Remove(p.dir) // fails, harmlessly, when the user keeps files there
 		return nil
 	}
 	if _, err := os.Stat(p.data()); errors.Is(err, os.ErrNotExist) {

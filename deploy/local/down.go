@@ -50,7 +50,7 @@ func Down(ctx context.Context, dir string, keepData bool, logger *zap.Logger) er
 			return fmt.Errorf("removing cluster state: %w", err)
 		}
 	}
-	return finishData(p, keepData)
+	return finishData(p, keepData, false)
 }
 
 // stopRecorded stops every live recorded process in reverse order.

@@ -12,10 +12,13 @@ import (
 // owns the cluster for its whole life. The kernel drops it when that
 // process dies, so a held lock means "owner alive" without trusting PIDs,
 // and two Ups on one directory cannot race.
+// lockFile is held (flock) by the churn process that owns the cluster.
+const lockFile = ".lock"
+
 type dirLock struct{ f *os.File }
 
 func lockDir(dir string) (*dirLock, error) {
-	path := filepath.Join(dir, ".lock")
+	path := filepath.Join(dir, lockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("cluster directory %s is not writable: %w", dir, err)

@@ -66,6 +66,10 @@ type Options struct {
 	// RestartAPIServer makes the supervisor restart a kube-apiserver that
 	// exited (same arguments; a "restarted" event).
 	RestartAPIServer bool
+	// Detach lets the cluster outlive this process (churn up): children get
+	// no parent-death signal, and a later Up refuses to replace it while it
+	// runs. Nothing supervises or restarts a detached cluster once Up returns.
+	Detach bool
 	// ControllerManagerQPS is kube-controller-manager's client QPS (burst is
 	// twice this). Default 300.
 	ControllerManagerQPS int

@@ -70,8 +70,8 @@ type proc struct {
 }
 
 // startProc starts comp with its output appended to its log file, in its
-// own process group, with Pdeathsig=SIGKILL.
-func startProc(sp *spawner, comp component, p paths) (*proc, error) {
+// own process group, with Pdeathsig=SIGKILL unless the cluster is detached.
+func startProc(sp *spawner, comp component, p paths, detach bool) (*proc, error) {
 	logPath := p.log(comp.name)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -88,8 +88,10 @@ func startProc(sp *spawner, comp component, p paths) (*proc, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		// Own process group: a terminal's Ctrl-C reaches churn only, which
 		// then stops the control plane in order.
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
+		Setpgid: true,
+	}
+	if !detach {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	}
 	if err := sp.start(cmd); err != nil {
 		logFile.Close()

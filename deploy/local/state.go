@@ -23,7 +23,10 @@ type State struct {
 	Created time.Time `json:"created"`
 	// Owner is the churn process that ran Up; its children die with it
 	// (Pdeathsig), so a dead owner means the cluster is a leftover.
-	Owner        OwnerState     `json:"owner"`
+	Owner OwnerState `json:"owner"`
+	// Detached clusters (churn up) outlive their owner on purpose; a later
+	// Up refuses to touch them and only Down stops them.
+	Detached     bool           `json:"detached,omitempty"`
 	APIServerURL string         `json:"apiServerURL"`
 	Kubeconfig   string         `json:"kubeconfig"`
 	Ports        Ports          `json:"ports"`

@@ -179,7 +179,7 @@ func TestDataKeptOnlyOnPurpose(t *testing.T) {
 	}
 	// Kept on purpose: reused once.
 	mk()
-	if err := finishData(p, true); err != nil {
+	if err := finishData(p, true, false); err != nil {
 		t.Fatal(err)
 	}
 	reuse, err = prepareData(p, zap.NewNop())
@@ -189,7 +189,7 @@ func TestDataKeptOnlyOnPurpose(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(p.etcdData(), "db")); err != nil {
 		t.Fatalf("kept data removed: %v", err)
 	}
-	if err := finishData(p, false); err != nil {
+	if err := finishData(p, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p.data()); !errors.Is(err, os.ErrNotExist) {

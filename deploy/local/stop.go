@@ -55,7 +55,7 @@ func (c *Cluster) stop(ctx context.Context, keepData bool) error {
 		if err := os.Remove(c.paths.state()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("removing cluster state: %w", err))
 		}
-		if err := finishData(c.paths, keepData); err != nil {
+		if err := finishData(c.paths, keepData, true); err != nil {
 			errs = append(errs, err)
 		}
 	} else {

@@ -93,7 +93,7 @@ func (c *Cluster) restart(old *proc) (*proc, error) {
 	if c.stopping || c.downRequested() {
 		return nil, nil
 	}
-	pr, err := startProc(c.spawner, old.comp, c.paths)
+	pr, err := startProc(c.spawner, old.comp, c.paths, c.opts.Detach)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,252 @@
+package observers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// Metric families read from kube-apiserver /metrics.
+const (
+	mRequestDuration = "apiserver_request_duration_seconds"
+	mRequestTotal    = "apiserver_request_total"
+	mAPFRejected     = "apiserver_flowcontrol_rejected_requests_total"
+	mAPFInQueue      = "apiserver_flowcontrol_current_inqueue_requests"
+	mAPFExecuting    = "apiserver_flowcontrol_current_executing_requests"
+	mInflight        = "apiserver_current_inflight_requests"
+	mLongRunning     = "apiserver_longrunning_requests"
+	mWatchEvents     = "apiserver_watch_events_total"
+	mEtcdDuration    = "etcd_request_duration_seconds"
+	mRSS             = "process_resident_memory_bytes"
+	mCPU             = "process_cpu_seconds_total"
+	mStartTime       = "process_start_time_seconds"
+)
+
+// RequestKey is the SLO grouping of apiserver_request_duration_seconds:
+// other labels (component, version, dry_run) are summed away.
+type RequestKey struct {
+	Verb        string `json:"verb"`
+	Group       string `json:"group,omitempty"`
+	Resource    string `json:"resource"`
+	Subresource string `json:"subresource,omitempty"`
+	Scope       string `json:"scope"`
+}
+
+func (k RequestKey) String() string {
+	res := k.Resource
+	if k.Group != "" {
+		res = k.Group + "/" + res
+	}
+	if k.Subresource != "" {
+		res += "/" + k.Subresource
+	}
+	return fmt.Sprintf("%s %s (scope=%s)", k.Verb, res, k.Scope)
+}
+
+// excludedVerbs and excludedSubresources are outside the API call latency
+// SLOs (sig-scalability api_call_latency.md): long-running by design.
+var (
+	excludedVerbs        = map[string]bool{"WATCH": true, "WATCHLIST": true, "CONNECT": true}
+	excludedSubresources = map[string]bool{"log": true, "exec": true, "portforward": true, "attach": true, "proxy": true}
+)
+
+// histogram is one cumulative histogram: counts[i] observations <= upper[i];
+// the last bound is +Inf.
+type histogram struct {
+	upper  []float64
+	counts []float64
+}
+
+// scrape is what one /metrics read yields, reduced to what churn keeps.
+type scrape struct {
+	T time.Time
+	// Requests are the latency histograms by SLO key (cumulative).
+	Requests map[RequestKey]histogram
+	Etcd     histogram
+	// Counters (cumulative) and gauges.
+	RequestsTotal, Requests429, Requests5xx float64
+	APFRejected, APFInQueue                 float64
+	Inflight                                float64
+	Watches                                 float64
+	WatchEvents                             float64
+	RSS, CPUSeconds                         float64
+	// StartTime is the server's process start; a change means a restart.
+	StartTime float64
+	// Seen records which optional families were present.
+	Seen map[string]bool
+}
+
+// metricsAccept asks for delimited protobuf (cheaper for churn to decode)
+// and accepts the text format from servers that do not offer it.
+var metricsAccept = string(expfmt.NewFormat(expfmt.TypeProtoDelim)) + ";q=0.7,text/plain;version=0.0.4;q=0.3"
+
+// parseMetrics decodes a /metrics body of the given content type.
+func parseMetrics(body io.Reader, contentType string, t time.Time) (*scrape, error) {
+	format := expfmt.ResponseFormat(http.Header{"Content-Type": []string{contentType}})
+	if format.FormatType() == expfmt.TypeUnknown {
+		format = expfmt.NewFormat(expfmt.TypeTextPlain)
+	}
+	dec := expfmt.NewDecoder(body, format)
+	s := &scrape{T: t, Requests: map[RequestKey]histogram{}, Seen: map[string]bool{}}
+	for {
+		var mf dto.MetricFamily
+		if err := dec.Decode(&mf); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("decode /metrics: %w", err)
+		}
+		s.add(&mf)
+	}
+	if !s.Seen[mRequestDuration] {
+		return nil, fmt.Errorf("/metrics has no %s: not a kube-apiserver?", mRequestDuration)
+	}
+	return s, nil
+}
+
+func (s *scrape) add(mf *dto.MetricFamily) {
+	name := mf.GetName()
+	switch name {
+	case mRequestDuration:
+		for _, m := range mf.GetMetric() {
+			k := RequestKey{
+				Verb: label(m, "verb"), Group: label(m, "group"), Resource: label(m, "resource"),
+				Subresource: label(m, "subresource"), Scope: label(m, "scope"),
+			}
+			if excludedVerbs[k.Verb] || excludedSubresources[k.Subresource] {
+				continue
+			}
+			s.Requests[k] = addHistogram(s.Requests[k], m.GetHistogram())
+		}
+	case mEtcdDuration:
+		for _, m := range mf.GetMetric() {
+			s.Etcd = addHistogram(s.Etcd, m.GetHistogram())
+		}
+	case mRequestTotal:
+		for _, m := range mf.GetMetric() {
+			if label(m, "resource") == "" {
+				// Non-resource URLs (/readyz, /livez, /metrics): a starting
+				// server answers its health checks with 500 by design, and
+				// availability judges those.
+				continue
+			}
+			v := value(m)
+			s.RequestsTotal += v
+			code := label(m, "code")
+			switch {
+			case code == "429":
+				s.Requests429 += v
+			case strings.HasPrefix(code, "5"):
+				s.Requests5xx += v
+			}
+		}
+	case mAPFRejected:
+		s.APFRejected = sum(mf)
+	case mAPFInQueue:
+		s.APFInQueue = sum(mf)
+	case mAPFExecuting:
+		// With API Priority and Fairness (the default) this is the in-flight
+		// count; the older gauge below is kept for servers without APF.
+		s.Inflight = sum(mf)
+	case mInflight:
+		if !s.Seen[mAPFExecuting] {
+			s.Inflight = sum(mf)
+		}
+	case mLongRunning:
+		for _, m := range mf.GetMetric() {
+			if label(m, "verb") == "WATCH" {
+				s.Watches += value(m)
+			}
+		}
+	case mWatchEvents:
+		s.WatchEvents = sum(mf)
+	case mRSS:
+		s.RSS = sum(mf)
+	case mCPU:
+		s.CPUSeconds = sum(mf)
+	case mStartTime:
+		s.StartTime = sum(mf)
+	default:
+		return
+	}
+	s.Seen[name] = true
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+func value(m *dto.Metric) float64 {
+	switch {
+	case m.Counter != nil:
+		return m.GetCounter().GetValue()
+	case m.Gauge != nil:
+		return m.GetGauge().GetValue()
+	case m.Untyped != nil:
+		return m.GetUntyped().GetValue()
+	}
+	return 0
+}
+
+func sum(mf *dto.MetricFamily) float64 {
+	t := 0.0
+	for _, m := range mf.GetMetric() {
+		t += value(m)
+	}
+	return t
+}
+
+// addHistogram adds a dto histogram (whose +Inf bucket is its sample count)
+// to acc. Series with a different bucket layout than acc are skipped rather
+// than mixed; kube-apiserver uses one layout per metric.
+func addHistogram(acc histogram, h *dto.Histogram) histogram {
+	if h == nil {
+		return acc
+	}
+	buckets := h.GetBucket()
+	upper := make([]float64, 0, len(buckets)+1)
+	counts := make([]float64, 0, len(buckets)+1)
+	for _, b := range buckets {
+		if math.IsInf(b.GetUpperBound(), 1) {
+			continue
+		}
+		upper = append(upper, b.GetUpperBound())
+		counts = append(counts, float64(b.GetCumulativeCount()))
+	}
+	upper = append(upper, math.Inf(1))
+	counts = append(counts, float64(h.GetSampleCount()))
+	if acc.upper == nil {
+		return histogram{upper: upper, counts: counts}
+	}
+	if !sameBounds(acc.upper, upper) {
+		return acc
+	}
+	for i := range counts {
+		acc.counts[i] += counts[i]
+	}
+	return acc
+}
+
+func sameBounds(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,119 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/results"
+)
+
+// Summary prints the terminal summary of a run: the verdict, the SLO table,
+// outages and process events, the cost table (churn next to the control
+// plane) and where the report is. reportPath may be empty.
+func Summary(w io.Writer, r *results.Result, reportPath string) error {
+	d := loadRunData(r)
+	var b strings.Builder
+	head := fmt.Sprintf("churn run %s", r.RunID)
+	if r.Profile.Name != "" {
+		head += " · profile " + r.Profile.Name
+	}
+	if r.Target.Kind != "" {
+		head += " · target " + r.Target.Kind
+		if r.Target.KubernetesVersion != "" {
+			head += " (Kubernetes " + r.Target.KubernetesVersion + ")"
+		}
+	}
+	mesh := r.Mesh
+	if mesh == "" {
+		mesh = "none"
+	}
+	head += " · mesh " + mesh
+	fmt.Fprintln(&b, head)
+	verdict := r.Verdict.Summary
+	if verdict == "" {
+		verdict = map[bool]string{true: "PASS", false: "FAIL"}[r.Verdict.Passed]
+	}
+	fmt.Fprintf(&b, "Verdict: %s\n\n", verdict)
+
+	if len(r.SLOs) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLO\tTHRESHOLD\tMEASURED\tSTATUS\tWORST\tWINDOW")
+		for _, s := range r.SLOs {
+			worst := s.Worst
+			if s.Status == results.SLOSkipped {
+				worst = s.Reason
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Threshold, s.Measured, strings.ToUpper(s.Status), worst, d.windowText(s))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format SLO table: %w", err)
+		}
+		b.WriteString("\n")
+	}
+
+	if a := r.Availability; a != nil {
+		fmt.Fprintf(&b, "Availability: %d checks, %d outage(s), longest %s, total %s down\n",
+			a.Checks, len(a.Outages), observers.FormatSeconds(a.LongestSeconds), observers.FormatSeconds(a.DowntimeSeconds))
+		for _, o := range d.outageRows() {
+			open := ""
+			if o.Open {
+				open = " (still down at the end)"
+			}
+			fmt.Fprintf(&b, "  outage %s – %s%s  %s  %s\n", o.From, o.To, open, o.Duration, o.Failed)
+		}
+		for _, e := range d.eventRows() {
+			fmt.Fprintf(&b, "  %s %s %s %s\n", e.At, e.Name, e.Kind, e.Detail)
+		}
+		b.WriteString("\n")
+	}
+
+	if len(r.Processes) > 0 {
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROCESS\tCPU s\tAVG CORES\tPEAK CORES\tPEAK RSS\tCPU SHARE")
+		for _, p := range processRows(r.Processes) {
+			name := p.Name
+			if p.Tester {
+				name += " (tester)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, p.CPU, p.Avg, p.Peak, p.RSS, p.Share)
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format process table: %w", err)
+		}
+		if line := costLine(r.Processes); line != "" {
+			b.WriteString(line + "\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(&b, "error: %s\n", e)
+	}
+	if reportPath != "" {
+		fmt.Fprintf(&b, "Report: %s\n", reportPath)
+	}
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+// costLine compares churn's CPU with kube-apiserver's.
+func costLine(ps []results.ProcessUsage) string {
+	var tester, api *results.ProcessUsage
+	for i := range ps {
+		switch ps[i].Name {
+		case observers.TesterProcess:
+			tester = &ps[i]
+		case "kube-apiserver":
+			api = &ps[i]
+		}
+	}
+	if tester == nil || api == nil || api.CPUSeconds == 0 {
+		return ""
+	}
+	return fmt.Sprintf("churn used %.1f CPU s, %s of kube-apiserver's %.1f CPU s.",
+		tester.CPUSeconds, observers.FormatPercent(tester.CPUSeconds/api.CPUSeconds), api.CPUSeconds)
+}
