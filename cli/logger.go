@@ -12,7 +12,7 @@ import (
 func NewLogger(w io.Writer) (*zap.Logger, func(), error) {
 	enc := zap.NewDevelopmentEncoderConfig()
 	enc.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05.000")
-	enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+	enc.EncodeLevel = zapcore.CapitalLevelEncoder
 	core := zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.AddSync(w), zap.InfoLevel)
 	logger := zap.New(core)
 	return logger, func() { _ = logger.Sync() }, nil

@@ -3,8 +3,6 @@
 package cli
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -24,7 +22,7 @@ Exit status:
   130  interrupted`
 
 // NewRootCommand builds the churn command tree.
-func NewRootCommand(ctx context.Context, logger *zap.Logger) *cobra.Command {
+func NewRootCommand(logger *zap.Logger) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "churn",
 		Short:         "Control-plane scale chaos tester for Kubernetes",
@@ -33,6 +31,12 @@ func NewRootCommand(ctx context.Context, logger *zap.Logger) *cobra.Command {
 		SilenceErrors: true,
 	}
 	cmd.AddCommand(
+		newRunCommand(logger),
+		newProfilesCommand(),
+		newReportCommand(),
+		newUpCommand(logger),
+		newDownCommand(logger),
+		newStatusCommand(),
 		newVersionCommand(),
 	)
 	return cmd

@@ -58,7 +58,7 @@ func Defaults() Profile {
 			CPU:       "32",
 			Memory:    "256Gi",
 			Pods:      110,
-			Zones:     1,
+			Zones:     3,
 			CreateQPS: 50,
 		},
 		Workload: WorkloadSpec{

@@ -12,7 +12,7 @@ import (
 )
 
 // Limits a profile must stay within. Node and pod counts follow the
-// Kubernetes scalability thresholds (REFERENCE.md section 3).
+// Kubernetes scalability thresholds (sig-scalability/slos/slos.md).
 const (
 	MaxNodes                   = 5000
 	MaxPodsPerNode             = 1000

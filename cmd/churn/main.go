@@ -22,6 +22,6 @@ func run(ctx context.Context) int {
 		return cli.ExitFailure
 	}
 	defer flush()
-	cmd := cli.NewRootCommand(ctx, logger)
+	cmd := cli.NewRootCommand(logger)
 	return cli.ExitCode(ctx, cmd.ExecuteContext(ctx), logger)
 }

@@ -66,6 +66,9 @@ type Options struct {
 	// RestartAPIServer makes the supervisor restart a kube-apiserver that
 	// exited (same arguments; a "restarted" event).
 	RestartAPIServer bool
+	// RestartDelay is the first restart back-off (default 1s). A kubelet
+	// waits 10s before its first restart of a crashed static pod.
+	RestartDelay time.Duration
 	// Detach lets the cluster outlive this process (churn up): children get
 	// no parent-death signal, and a later Up refuses to replace it while it
 	// runs. Nothing supervises or restarts a detached cluster once Up returns.
@@ -109,6 +112,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SchedulerQPS <= 0 {
 		o.SchedulerQPS = defaultComponentQPS
+	}
+	if o.RestartDelay <= 0 {
+		o.RestartDelay = restartBaseDelay
 	}
 	if o.APIServerMemoryLimitBytes < 0 {
 		return o, fmt.Errorf("APIServerMemoryLimitBytes must not be negative, got %d", o.APIServerMemoryLimitBytes)

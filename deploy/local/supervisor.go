@@ -10,8 +10,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Restart backoff for kube-apiserver: 1s, doubling while it keeps dying
-// within restartStableAfter of starting, capped at restartMaxDelay.
+// Restart backoff for kube-apiserver: Options.RestartDelay (default
+// restartBaseDelay), doubling while it keeps dying within restartStableAfter
+// of starting, capped at restartMaxDelay.
 const (
 	restartBaseDelay   = time.Second
 	restartMaxDelay    = 30 * time.Second
@@ -33,7 +34,7 @@ func (c *Cluster) watch(pr *proc) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		c.monitor(pr, restartBaseDelay)
+		c.monitor(pr, c.opts.RestartDelay)
 	}()
 }
 
@@ -62,7 +63,7 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 			return
 		}
 		if lived >= restartStableAfter {
-			delay = restartBaseDelay
+			delay = c.opts.RestartDelay
 		}
 		select {
 		case <-c.stopCh:

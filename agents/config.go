@@ -1,0 +1,97 @@
+package agents
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+)
+
+// Defaults.
+const (
+	DefaultRolloutPerSecond         = 20
+	DefaultIdentityGCInterval       = 15 * time.Minute
+	DefaultIdentityHeartbeatTimeout = 30 * time.Minute
+	DefaultEndpointGCInterval       = 5 * time.Minute
+	DefaultEndpointSyncInterval     = 10 * time.Second
+)
+
+// Config is what Start needs.
+type Config struct {
+	RESTConfig *rest.Config
+	// Mesh is one of Meshes().
+	Mesh string
+	// Nodes are the nodes per-node agents run for (after any sharding).
+	Nodes []string
+	RunID string
+	// RunLabels mark everything the emulation creates; writes only touch
+	// objects and namespaces that carry them.
+	RunLabels map[string]string
+	// Namespaces are the run's workload namespaces (policies go there).
+	Namespaces []string
+	// RolloutPerSecond paces per-node agent start-up like a DaemonSet
+	// rollout (default 20/s).
+	RolloutPerSecond float64
+	Clock            clock.WithTicker
+	Logger           *zap.Logger
+
+	// IdentityGCInterval is cilium-operator's identity GC period (15 min).
+	IdentityGCInterval time.Duration
+	// IdentityHeartbeatTimeout is how long an identity stays marked unused
+	// before it is deleted (30 min).
+	IdentityHeartbeatTimeout time.Duration
+	// EndpointGCInterval is the orphan CiliumEndpoint GC period (5 min).
+	EndpointGCInterval time.Duration
+	// EndpointSyncInterval is cilium-agent's CiliumEndpoint sync (10 s).
+	EndpointSyncInterval time.Duration
+	// DisableImpersonation runs every component with RESTConfig's own
+	// identity (no RBAC objects; an admin is exempt from APF).
+	DisableImpersonation bool
+	// SkipSetup leaves CRDs, RBAC, the mesh namespace and policies to the
+	// caller (tests, or a cluster prepared beforehand).
+	SkipSetup bool
+}
+
+func (c *Config) setDefaults() {
+	if c.RolloutPerSecond <= 0 {
+		c.RolloutPerSecond = DefaultRolloutPerSecond
+	}
+	if c.Clock == nil {
+		c.Clock = clock.RealClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.IdentityGCInterval <= 0 {
+		c.IdentityGCInterval = DefaultIdentityGCInterval
+	}
+	if c.IdentityHeartbeatTimeout <= 0 {
+		c.IdentityHeartbeatTimeout = DefaultIdentityHeartbeatTimeout
+	}
+	if c.EndpointGCInterval <= 0 {
+		c.EndpointGCInterval = DefaultEndpointGCInterval
+	}
+	if c.EndpointSyncInterval <= 0 {
+		c.EndpointSyncInterval = DefaultEndpointSyncInterval
+	}
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.RESTConfig == nil {
+		errs = append(errs, errors.New("agents: RESTConfig is required"))
+	}
+	if c.RunID == "" {
+		errs = append(errs, errors.New("agents: RunID is required"))
+	}
+	if len(c.RunLabels) == 0 {
+		errs = append(errs, errors.New("agents: RunLabels are required (they scope every write and the teardown)"))
+	}
+	if _, err := Spec(c.Mesh); err != nil {
+		errs = append(errs, fmt.Errorf("agents: %w", err))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,22 @@
+// Package agents runs emulated mesh control planes against a cluster:
+// istiod and the istio-cni node agent for istio-ambient, cilium-agent and
+// cilium-operator for cilium and cilium-ces. Each mesh is data (meshes.go):
+// components with a replica rule, clients with the real QPS/burst and user
+// agent, the watches with their selectors and content types, and the
+// writes. What the API server sees is meant to match the real components
+// (REFERENCE.md section 2); what happens on this side is kept cheap
+// (package watch) so that a thousand agents cost megabytes, not gigabytes.
+//
+// Connection sharing: a real agent holds its own HTTP/2 connection. Here
+// every replica of one component kind shares one HTTP transport, so their
+// watches are multiplexed over a few connections (a new one opens when the
+// server's stream limit is reached). The API server sees the same requests,
+// selectors, rates and user agents; it sees fewer TCP/TLS connections.
+//
+// Identity: unless Config.DisableImpersonation is set, each component
+// impersonates its own service account (kube-system for Cilium, as the
+// real DaemonSet, so API Priority and Fairness classifies it the same way)
+// bound by a run-labelled ClusterRole to exactly what it calls. Without
+// impersonation an admin credential would be exempt from APF and the 429s
+// of an overloaded server could never reach the emulated agents.
+package agents

@@ -1,0 +1,218 @@
+package agents
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/churn-dev/churn/agents/crds"
+	"github.com/churn-dev/churn/agents/watch"
+)
+
+// Mesh names, in the order the CLI lists them.
+var meshNames = []string{MeshNone, MeshIstioAmbient, MeshCilium, MeshCiliumCES}
+
+// Meshes returns the known mesh names.
+func Meshes() []string { return append([]string(nil), meshNames...) }
+
+// Lag names recorded by the emulated components.
+const (
+	LagPodToNodeAgent      = "pod-created-to-node-agent"
+	LagEndpointSliceIstiod = "endpointslice-change-to-istiod"
+	LagEndpointSliceAgent  = "endpointslice-change-to-agent"
+	LagCEPToAgents         = "ciliumendpoint-created-to-agents"
+	LagCESToAgents         = "ciliumendpointslice-created-to-agents"
+)
+
+// core builds a watch of a built-in kind (protobuf, as the real clients).
+func core(group, version, resource string) WatchDef {
+	return WatchDef{Client: "kube", Group: group, Version: version, Resource: resource, Protobuf: true}
+}
+
+// custom builds a watch of a custom resource (JSON) at its storage version.
+func custom(group, resource string, sets ...string) WatchDef {
+	k, ok := crds.Lookup(group, resource, sets...)
+	if !ok {
+		// The tables below and the embedded manifests are maintained
+		// together; a miss is a programming error caught by the tests.
+		return WatchDef{Client: "kube", Group: group, Version: "unknown", Resource: resource}
+	}
+	return WatchDef{Client: "kube", Group: group, Version: k.Version, Resource: resource}
+}
+
+func (w WatchDef) with(f func(*WatchDef)) WatchDef {
+	f(&w)
+	return w
+}
+
+// Spec returns the data of a mesh.
+func Spec(name string) (*MeshSpec, error) {
+	switch name {
+	case MeshNone, "":
+		return &MeshSpec{Name: MeshNone}, nil
+	case MeshIstioAmbient:
+		return istioAmbient(), nil
+	case MeshCilium:
+		return cilium(false), nil
+	case MeshCiliumCES:
+		return cilium(true), nil
+	}
+	return nil, fmt.Errorf("unknown mesh %q (known: %v)", name, meshNames)
+}
+
+// istioAmbient: REFERENCE.md section 2, istiod and the istio-cni node agent.
+func istioAmbient() *MeshSpec {
+	istiod := ComponentSpec{
+		Name: "istiod", Replicas: 1,
+		ServiceAccountNamespace: "istio-system", ServiceAccountName: "istiod",
+		UserAgent: "pilot-discovery/emulated (linux/amd64) churn",
+		Clients:   []ClientSpec{{Name: "kube", QPS: 80, Burst: 160}},
+		Behaviour: behaviourIstiod,
+		Watches: []WatchDef{
+			core("", "v1", "pods").with(func(w *WatchDef) { w.FieldSelector = "status.phase!=Failed" }),
+			core("", "v1", "namespaces").with(func(w *WatchDef) { w.Feed, w.Fields = feedNamespaces, watch.FieldLabels }),
+			core("", "v1", "services"),
+			core("", "v1", "nodes"),
+			core("discovery.k8s.io", "v1", "endpointslices").with(func(w *WatchDef) {
+				w.Lag, w.LagFrom = LagEndpointSliceIstiod, watch.LagTriggerTime
+			}),
+			core("", "v1", "secrets").with(func(w *WatchDef) {
+				w.FieldSelector = "type!=helm.sh/release.v1,type!=kubernetes.io/service-account-token"
+			}),
+			core("", "v1", "configmaps").with(func(w *WatchDef) {
+				w.FieldSelector, w.Feed = "metadata.name="+rootCertConfigMap, feedRootCertMaps
+			}),
+			{Client: "kube", Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions", MetadataOnly: true},
+		},
+		Writes: []Rule{
+			{Group: "", Resources: []string{"configmaps"}, Verbs: []string{"create", "update", "get"}},
+			{Group: "coordination.k8s.io", Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		},
+	}
+	for _, set := range []string{crds.SetIstio, crds.SetGatewayAPI} {
+		kinds, _ := crds.Kinds(set)
+		for _, k := range kinds {
+			istiod.Watches = append(istiod.Watches, custom(k.Group, k.Resource, set))
+		}
+	}
+	// istiod runs several leader elections (namespace controller, status
+	// writers, gateway deployment...), 30 s leases retried every 7.5 s.
+	for _, name := range []string{
+		"istio-leader", "istio-namespace-controller-election", "istio-gateway-status-leader",
+		"istio-gateway-deployment-default", "istio-status-leader", "istio-validation-controller-election",
+	} {
+		istiod.Leases = append(istiod.Leases, LeaseSpec{Name: name, LeaseDuration: 30 * time.Second,
+			RenewDeadline: 15 * time.Second, RetryPeriod: 7500 * time.Millisecond,
+			Gates: name == "istio-namespace-controller-election"})
+	}
+
+	localPods := core("", "v1", "pods").with(func(w *WatchDef) {
+		w.FieldSelector = "spec.nodeName={{node}}"
+	})
+	cni := ComponentSpec{
+		Name: "istio-cni", PerNode: true,
+		ServiceAccountNamespace: "istio-system", ServiceAccountName: "istio-cni",
+		UserAgent: "istio-cni/emulated (linux/amd64) churn",
+		Clients:   []ClientSpec{{Name: "kube", QPS: 80, Burst: 160}, {Name: "repair", QPS: 5, Burst: 10}},
+		Behaviour: behaviourIstioCNI,
+		Watches: []WatchDef{
+			localPods.with(func(w *WatchDef) {
+				w.Feed, w.Fields = feedLocalPods, watch.FieldLabels|watch.FieldAnnotations|watch.FieldPod
+				w.Lag, w.LagFrom = LagPodToNodeAgent, watch.LagCreation
+			}),
+			core("", "v1", "namespaces"),
+			// The repair controller's own client and informer.
+			localPods.with(func(w *WatchDef) { w.Client = "repair" }),
+		},
+		Writes: []Rule{
+			{Group: "", Resources: []string{"pods/status"}, Verbs: []string{"patch"}},
+			{Group: "", Resources: []string{"pods", "namespaces"}, Verbs: []string{"get"}},
+		},
+	}
+	return &MeshSpec{Name: MeshIstioAmbient, Components: []ComponentSpec{istiod, cni}, CRDSet: "istio"}
+}
+
+// cilium: REFERENCE.md section 2, cilium-agent and cilium-operator; with
+// ces, agents watch CiliumEndpointSlices and the operator writes them.
+func cilium(ces bool) *MeshSpec {
+	name := MeshCilium
+	if ces {
+		name = MeshCiliumCES
+	}
+	c := crds.SetCilium
+	endpoints := custom("cilium.io", "ciliumendpoints", c).with(func(w *WatchDef) {
+		w.Lag, w.LagFrom = LagCEPToAgents, watch.LagCreation
+	})
+	if ces {
+		endpoints = custom("cilium.io", "ciliumendpointslices", c).with(func(w *WatchDef) {
+			w.Lag, w.LagFrom = LagCESToAgents, watch.LagCreation
+		})
+	}
+	agent := ComponentSpec{
+		Name: "cilium-agent", PerNode: true,
+		ServiceAccountNamespace: "kube-system", ServiceAccountName: "cilium",
+		UserAgent: "cilium-agent/emulated (linux/amd64) churn",
+		Clients:   []ClientSpec{{Name: "kube", QPS: 10, Burst: 20}},
+		Behaviour: behaviourCiliumAgent,
+		Watches: []WatchDef{
+			core("", "v1", "pods").with(func(w *WatchDef) {
+				w.FieldSelector, w.Feed, w.Fields = "spec.nodeName={{node}}", feedLocalPods, watch.FieldLabels|watch.FieldPod
+				w.Lag, w.LagFrom = LagPodToNodeAgent, watch.LagCreation
+			}),
+			core("", "v1", "nodes").with(func(w *WatchDef) { w.FieldSelector, w.Feed = "metadata.name={{node}}", feedOwnNode }),
+			custom("cilium.io", "ciliumnodes", c),
+			core("", "v1", "namespaces").with(func(w *WatchDef) { w.Feed, w.Fields = feedNamespaces, watch.FieldLabels }),
+			core("networking.k8s.io", "v1", "networkpolicies"),
+			custom("cilium.io", "ciliumnetworkpolicies", c),
+			custom("cilium.io", "ciliumclusterwidenetworkpolicies", c),
+			custom("cilium.io", "ciliumcidrgroups", c),
+			custom("cilium.io", "ciliumenvoyconfigs", c),
+			custom("cilium.io", "ciliumclusterwideenvoyconfigs", c),
+			core("", "v1", "services").with(func(w *WatchDef) {
+				w.LabelSelector = "!service.kubernetes.io/headless,!service.kubernetes.io/service-proxy-name"
+			}),
+			core("discovery.k8s.io", "v1", "endpointslices").with(func(w *WatchDef) {
+				w.LabelSelector = "!service.kubernetes.io/headless"
+				w.Lag, w.LagFrom = LagEndpointSliceAgent, watch.LagTriggerTime
+			}),
+			endpoints,
+			custom("cilium.io", "ciliumidentities", c).with(func(w *WatchDef) { w.Feed = feedIdentities }),
+		},
+		Writes: []Rule{
+			{Group: "cilium.io", Resources: []string{"ciliumendpoints"}, Verbs: []string{"get", "create", "patch", "delete"}},
+			{Group: "cilium.io", Resources: []string{"ciliumidentities"}, Verbs: []string{"create"}},
+			{Group: "cilium.io", Resources: []string{"ciliumnodes"}, Verbs: []string{"get", "create"}},
+		},
+	}
+	operator := ComponentSpec{
+		Name: "cilium-operator", Replicas: 2,
+		ServiceAccountNamespace: "kube-system", ServiceAccountName: "cilium-operator",
+		UserAgent: "cilium-operator-generic/emulated (linux/amd64) churn",
+		Clients:   []ClientSpec{{Name: "kube", QPS: 100, Burst: 200}},
+		Behaviour: behaviourCiliumOperator,
+		Watches: []WatchDef{
+			core("", "v1", "pods").with(func(w *WatchDef) { w.Feed = feedAllPods }),
+			custom("cilium.io", "ciliumendpoints", c).with(func(w *WatchDef) {
+				w.Feed, w.Fields = feedEndpoints, watch.FieldLabels|watch.FieldEndpoint
+			}),
+			custom("cilium.io", "ciliumidentities", c).with(func(w *WatchDef) {
+				// The raw object is kept to write it back marked (GC).
+				w.Feed, w.Fields = feedIdentities, watch.FieldLabels|watch.FieldRaw
+			}),
+			custom("cilium.io", "ciliumnodes", c),
+			core("", "v1", "services"),
+			core("discovery.k8s.io", "v1", "endpointslices"),
+		},
+		Writes: []Rule{
+			{Group: "cilium.io", Resources: []string{"ciliumidentities"}, Verbs: []string{"update", "delete"}},
+			{Group: "cilium.io", Resources: []string{"ciliumendpoints"}, Verbs: []string{"delete"}},
+			{Group: "coordination.k8s.io", Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+		},
+		Leases: []LeaseSpec{{Name: "cilium-operator-resource-lock", LeaseDuration: 15 * time.Second,
+			RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second, Gates: true}},
+	}
+	if ces {
+		operator.Watches = append(operator.Watches, custom("cilium.io", "ciliumendpointslices", c))
+		operator.Writes = append(operator.Writes, Rule{Group: "cilium.io", Resources: []string{"ciliumendpointslices"}, Verbs: []string{"create", "update", "delete"}})
+	}
+	return &MeshSpec{Name: name, Components: []ComponentSpec{agent, operator}, CRDSet: "cilium", Policies: true, EndpointSlices: ces}
+}

@@ -1,0 +1,473 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
+)
+
+// Reflector timing, as tools/cache/reflector.go: each WATCH asks the server
+// to end it after a random timeout in [5min, 10min], so that watches spread
+// their restarts; a watch that ends in under a second with no event counts
+// as a failure and leads to a re-LIST.
+const (
+	minWatchTimeout = 5 * time.Minute
+	veryShortWatch  = time.Second
+	defaultPageSize = 500 // tools/pager default
+)
+
+// LagSource says how a watch measures event lag.
+type LagSource uint8
+
+// Lag sources. Both read timestamps the API server writes with one-second
+// resolution, so a lag is biased up by up to a second.
+const (
+	// LagNone records nothing.
+	LagNone LagSource = iota
+	// LagCreation records, for each ADDED watch event, arrival time minus
+	// metadata.creationTimestamp.
+	LagCreation
+	// LagTriggerTime records, for each ADDED or MODIFIED watch event, arrival
+	// time minus the endpoints.kubernetes.io/last-change-trigger-time
+	// annotation (the EndpointSlice controller's network-programming SLI
+	// timestamp).
+	LagTriggerTime
+)
+
+// TriggerTimeAnnotation is set by the EndpointSlice controller.
+const TriggerTimeAnnotation = "endpoints.kubernetes.io/last-change-trigger-time"
+
+// WatchSpec says what one reflector lists and watches.
+type WatchSpec struct {
+	Group, Version, Resource string
+	// Namespace scopes the watch; empty means all namespaces.
+	Namespace     string
+	LabelSelector string
+	FieldSelector string
+	// Protobuf selects the protobuf encoding (built-in kinds); CRDs use JSON.
+	Protobuf bool
+	// MetadataOnly asks for PartialObjectMetadata, as a metadata informer.
+	MetadataOnly bool
+	// Fields are the optional fields the handler needs.
+	Fields Fields
+	// Lag names the lag histogram in the client's Stats; LagFrom says how.
+	Lag     string
+	LagFrom LagSource
+}
+
+// Path is the collection's API path.
+func (s WatchSpec) Path() string {
+	p := "/apis/" + s.Group + "/" + s.Version
+	if s.Group == "" {
+		p = "/api/" + s.Version
+	}
+	if s.Namespace != "" {
+		p += "/namespaces/" + s.Namespace
+	}
+	return p + "/" + s.Resource
+}
+
+// Event is one watch event or list item handed to a Handler. Object and
+// everything it points to are reused after the handler returns.
+type Event struct {
+	Type     EventType
+	Object   *Object
+	FromList bool
+}
+
+// Handler receives events on the reflector's goroutine; it must be quick
+// and must not block (hand work to another goroutine), or the watch stream
+// backs up as a slow informer's would.
+type Handler func(ev *Event)
+
+// Reflector lists and watches one collection following client-go's
+// reflector, and hands skimmed objects to a Handler.
+type Reflector struct {
+	client  *Client
+	spec    WatchSpec
+	path    string
+	handler Handler
+	log     *zap.Logger
+	backoff *Backoff
+
+	lastRV        []byte
+	rvUnavailable bool
+	paginated     bool
+	listed        bool
+	obj           Object
+	lag           *LagHistogram
+}
+
+// NewReflector builds a reflector; handler may be nil when only the traffic
+// matters (list items are then skipped unread).
+func NewReflector(c *Client, spec WatchSpec, handler Handler, log *zap.Logger) *Reflector {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if spec.LagFrom == LagTriggerTime {
+		spec.Fields |= FieldAnnotations
+	}
+	r := &Reflector{
+		client:  c,
+		spec:    spec,
+		path:    spec.Path(),
+		handler: handler,
+		log:     log,
+		backoff: NewBackoff(c.clock),
+	}
+	if spec.Lag != "" && spec.LagFrom != LagNone {
+		r.lag = c.stats.Lag(spec.Lag)
+	}
+	return r
+}
+
+// Run lists and watches until ctx ends, waiting a backoff step between
+// rounds as wait.BackoffUntil does in Reflector.RunWithContext.
+func (r *Reflector) Run(ctx context.Context) {
+	for ctx.Err() == nil {
+		if err := r.listAndWatch(ctx); err != nil && ctx.Err() == nil {
+			r.log.Debug("list and watch ended", zap.String("resource", r.spec.Resource), zap.Error(err))
+		}
+		if r.client.sleep(ctx, r.backoff.Step()) != nil {
+			return
+		}
+	}
+}
+
+func (r *Reflector) listAndWatch(ctx context.Context) error {
+	if err := offload(func() error { return r.list(ctx) }); err != nil {
+		return err
+	}
+	return r.watch(ctx)
+}
+
+// offload runs fn on a short-lived goroutine. A reflector's goroutine lives
+// as long as its watch and parks in a body read; the deep call chains of
+// sending a request and decoding a LIST would grow its stack for good (the
+// runtime only shrinks a stack to twice what it uses). Running them
+// elsewhere keeps ten thousand idle watch goroutines at their smallest.
+func offload(fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	return <-done
+}
+
+// relistResourceVersion is the reflector's: "0" (watch cache) first, the
+// last seen version after that, "" (quorum read) after a 410.
+func (r *Reflector) relistResourceVersion() string {
+	switch {
+	case r.rvUnavailable:
+		return ""
+	case len(r.lastRV) == 0:
+		return "0"
+	}
+	return string(r.lastRV)
+}
+
+func (r *Reflector) list(ctx context.Context) error {
+	rv := r.relistResourceVersion()
+	pageSize := int64(defaultPageSize)
+	if !r.paginated && rv != "" && rv != "0" {
+		// Force the watch cache: an unpaginated LIST at a resourceVersion.
+		pageSize = 0
+	}
+	if r.listed {
+		r.client.stats.Relists.Add(1)
+	}
+	listRV, paginated, err := r.pagedList(ctx, rv, pageSize)
+	if IsExpired(err) || isTooLargeResourceVersion(err) {
+		if IsExpired(err) {
+			r.client.stats.Gone.Add(1)
+		}
+		r.rvUnavailable = true
+		listRV, paginated, err = r.pagedList(ctx, r.relistResourceVersion(), pageSize)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("list %s: %w", r.path, err)
+	}
+	if rv == "0" && paginated {
+		r.paginated = true
+	}
+	r.rvUnavailable = false
+	r.listed = true
+	r.lastRV = append(r.lastRV[:0], listRV...)
+	if r.handler != nil {
+		r.obj.Reset()
+		r.handler(&Event{Type: Synced, Object: &r.obj})
+	}
+	return nil
+}
+
+// pagedList is tools/pager: pages of pageSize following continue tokens
+// (resourceVersion only on the first page); an expired continue token falls
+// back to one full list at the requested version.
+func (r *Reflector) pagedList(ctx context.Context, rv string, pageSize int64) (string, bool, error) {
+	var listRV, cont string
+	paginated := false
+	for {
+		res, err := r.listPage(ctx, rv, pageSize, cont)
+		if err != nil {
+			if IsExpired(err) && cont != "" {
+				res, err = r.listPage(ctx, rv, 0, "")
+				if err != nil {
+					return "", paginated, err
+				}
+				return res.rv, paginated, nil
+			}
+			return "", paginated, err
+		}
+		if cont == "" {
+			listRV = res.rv
+		}
+		if res.cont == "" {
+			return listRV, paginated, nil
+		}
+		cont = res.cont
+		paginated = true
+	}
+}
+
+func (r *Reflector) listPage(ctx context.Context, rv string, limit int64, cont string) (listResult, error) {
+	q := url.Values{}
+	r.selectors(q)
+	if limit > 0 {
+		q.Set("limit", strconv.FormatInt(limit, 10))
+	}
+	if cont != "" {
+		q.Set("continue", cont)
+	} else if rv != "" {
+		q.Set("resourceVersion", rv)
+	}
+	accept := ContentTypeJSON
+	switch {
+	case r.spec.MetadataOnly:
+		accept = AcceptMetadataList
+	case r.spec.Protobuf:
+		accept = AcceptProtobuf
+	}
+	stats := r.client.stats
+	stats.Lists.Add(1)
+	resp, err := r.client.Do(ctx, &Request{Verb: http.MethodGet, Path: r.path, Query: q.Encode(), Accept: accept})
+	if err != nil {
+		if ctx.Err() == nil {
+			stats.Errors.Add(1)
+		}
+		return listResult{}, err
+	}
+	defer drain(resp.Body)
+	body := &countingReader{r: resp.Body}
+	var fn itemFunc
+	if r.handler != nil {
+		ev := Event{Type: Added, FromList: true, Object: &r.obj}
+		fn = func(*Object) error { r.handler(&ev); return nil }
+	}
+	var res listResult
+	if isProtobuf(resp) {
+		res, err = readProtoList(body, r.spec.Fields, &r.obj, fn)
+	} else {
+		res, err = readJSONList(body, r.spec.Fields, &r.obj, fn)
+	}
+	stats.Bytes.Add(body.n)
+	stats.ListItems.Add(int64(res.items))
+	if err != nil {
+		if ctx.Err() == nil {
+			stats.Errors.Add(1)
+		}
+		return res, fmt.Errorf("read list body: %w", err)
+	}
+	return res, nil
+}
+
+func (r *Reflector) selectors(q url.Values) {
+	if r.spec.LabelSelector != "" {
+		q.Set("labelSelector", r.spec.LabelSelector)
+	}
+	if r.spec.FieldSelector != "" {
+		q.Set("fieldSelector", r.spec.FieldSelector)
+	}
+}
+
+var errVeryShortWatch = errors.New("very short watch: ended in under a second with no event")
+
+// watch re-watches from the last seen resourceVersion until something
+// calls for a re-LIST (410, a broken stream, a very short watch).
+func (r *Reflector) watch(ctx context.Context) error {
+	stats := r.client.stats
+	first := true
+	for ctx.Err() == nil {
+		start := r.client.clock.Now()
+		timeout := time.Duration(float64(minWatchTimeout) * (1 + rand.Float64()))
+		timeoutSecs := int64(timeout.Seconds())
+		q := url.Values{}
+		r.selectors(q)
+		q.Set("allowWatchBookmarks", "true")
+		q.Set("resourceVersion", string(r.lastRV))
+		q.Set("timeout", (time.Duration(timeoutSecs) * time.Second).String())
+		q.Set("timeoutSeconds", strconv.FormatInt(timeoutSecs, 10))
+		q.Set("watch", "true")
+		accept := ContentTypeJSON
+		switch {
+		case r.spec.MetadataOnly:
+			accept = AcceptMetadata
+		case r.spec.Protobuf:
+			accept = AcceptProtobuf
+		}
+		var resp *http.Response
+		err := offload(func() error {
+			var err error
+			resp, err = r.client.Do(ctx, &Request{Verb: http.MethodGet, Path: r.path, Query: q.Encode(), Accept: accept, Watch: true})
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			stats.Errors.Add(1)
+			if isConnectionRefused(err) || IsTooManyRequests(err) {
+				if r.client.sleep(ctx, r.backoff.Step()) != nil {
+					return nil
+				}
+				continue
+			}
+			return fmt.Errorf("watch %s: %w", r.path, err)
+		}
+		stats.Watches.Add(1)
+		if !first {
+			stats.WatchRestarts.Add(1)
+		}
+		first = false
+		events, err := r.consume(resp)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			switch {
+			case IsExpired(err):
+				stats.Gone.Add(1)
+				return err
+			case IsTooManyRequests(err):
+				if r.client.sleep(ctx, r.backoff.Step()) != nil {
+					return nil
+				}
+				continue
+			default:
+				stats.Errors.Add(1)
+				return err
+			}
+		}
+		if events == 0 && r.client.clock.Since(start) < veryShortWatch {
+			return errVeryShortWatch
+		}
+	}
+	return nil
+}
+
+// consume reads one watch stream to its end. A normal end (EOF, the
+// server's timeout, a dropped connection) returns nil, as client-go's
+// StreamWatcher closes quietly then; an ERROR event returns its status; any
+// other broken stream or undecodable event is an internal error.
+func (r *Reflector) consume(resp *http.Response) (int, error) {
+	defer drain(resp.Body)
+	var frames frameReader
+	proto := isProtobuf(resp)
+	if proto {
+		frames = &protoFrames{body: resp.Body}
+	} else {
+		frames = &jsonLines{body: resp.Body}
+	}
+	defer frames.release()
+	stats := r.client.stats
+	events := 0
+	ev := Event{Object: &r.obj}
+	framing := int64(1) // the newline after a JSON document
+	if proto {
+		framing = 4 // the length prefix
+	}
+	for {
+		frame, err := frames.next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+				utilnet.IsProbableEOF(err) || utilnet.IsTimeout(err) || errors.Is(err, context.Canceled) {
+				return events, nil
+			}
+			return events, &StatusError{Code: http.StatusInternalServerError, Reason: "InternalError", Message: err.Error(), Verb: "WATCH", Path: r.path}
+		}
+		stats.Bytes.Add(int64(len(frame)) + framing)
+		stats.Events.Add(1)
+		events++
+		r.obj.Reset()
+		var typ EventType
+		if proto {
+			typ, err = skimProtoEvent(frame, r.spec.Fields, &r.obj)
+		} else {
+			typ, err = skimJSONEvent(frame, r.spec.Fields, &r.obj)
+		}
+		if err != nil {
+			return events, &StatusError{Code: http.StatusInternalServerError, Reason: "InternalError", Message: "decode watch event: " + err.Error(), Verb: "WATCH", Path: r.path}
+		}
+		if typ == Error {
+			return events, &StatusError{Code: int(r.obj.Code), Reason: string(r.obj.Reason), Message: string(r.obj.Message), Verb: "WATCH", Path: r.path}
+		}
+		if len(r.obj.ResourceVersion) > 0 {
+			r.lastRV = append(r.lastRV[:0], r.obj.ResourceVersion...)
+		}
+		if typ == Bookmark {
+			stats.Bookmarks.Add(1)
+			continue
+		}
+		if r.lag != nil {
+			r.observeLag(typ)
+		}
+		if r.handler != nil {
+			ev.Type = typ
+			r.handler(&ev)
+		}
+	}
+}
+
+func (r *Reflector) observeLag(typ EventType) {
+	switch r.spec.LagFrom {
+	case LagCreation:
+		if typ == Added && r.obj.CreationUnix > 0 {
+			r.lag.Observe(r.client.clock.Since(time.Unix(r.obj.CreationUnix, 0)))
+		}
+	case LagTriggerTime:
+		if typ != Added && typ != Modified {
+			return
+		}
+		if v, ok := r.obj.Annotation(TriggerTimeAnnotation); ok {
+			if t, ok := parseRFC3339(v); ok {
+				r.lag.Observe(r.client.clock.Since(t))
+			}
+		}
+	}
+}
+
+func isProtobuf(resp *http.Response) bool {
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return err == nil && mt == ContentTypeProtobuf
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,47 @@
+package runner
+
+import (
+	"sync"
+
+	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/results"
+)
+
+// controlPlane adapts a local cluster to what observers need. The event
+// channel is converted once, lazily, because only one observer reads it.
+type controlPlane struct {
+	cluster *local.Cluster
+	once    *sync.Once
+	events  chan observers.ProcessEvent
+}
+
+func newControlPlane(c *local.Cluster) *controlPlane {
+	return &controlPlane{cluster: c, once: &sync.Once{}, events: make(chan observers.ProcessEvent, 64)}
+}
+
+func (c *controlPlane) Processes() []observers.Process {
+	procs := c.cluster.Processes()
+	out := make([]observers.Process, len(procs))
+	for i, p := range procs {
+		out[i] = observers.Process{Name: p.Name, PID: p.PID}
+	}
+	return out
+}
+
+func (c *controlPlane) Events() <-chan observers.ProcessEvent {
+	c.once.Do(func() {
+		go func() {
+			defer close(c.events)
+			for ev := range c.cluster.Events() {
+				pe := results.ProcessEvent{Time: ev.Time, Name: ev.Name, Kind: ev.Kind, ExitCode: ev.ExitCode, Detail: ev.Detail}
+				// Never block the cluster's supervisor on a slow reader.
+				select {
+				case c.events <- pe:
+				default:
+				}
+			}
+		}()
+	})
+	return c.events
+}

@@ -1,0 +1,208 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/churn-dev/churn/agents"
+	"github.com/churn-dev/churn/churn"
+	"github.com/churn-dev/churn/fakenodes"
+	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/report"
+	"github.com/churn-dev/churn/results"
+)
+
+// startObservers starts every observer the profile lists, before setup, so
+// the report covers the whole run.
+func (r *run) startObservers(ctx context.Context) error {
+	env := observers.Env{
+		Config:           r.target.Config,
+		Client:           r.client,
+		Clock:            r.clk,
+		Logger:           r.log,
+		RunID:            r.opts.RunID,
+		RunLabelSelector: churn.RunSelector(r.opts.RunID),
+		Metrics:          r.metrics,
+	}
+	if r.cluster != nil {
+		env.ControlPlane = newControlPlane(r.cluster)
+	}
+	for _, spec := range r.opts.Profile.Observers {
+		o, err := observers.New(spec)
+		if err != nil {
+			return err
+		}
+		if err := o.Start(ctx, env); err != nil {
+			return &observers.ObserverError{Observer: spec.Name, Op: "start", Err: err}
+		}
+		r.observers = append(r.observers, o)
+	}
+	return nil
+}
+
+func (r *run) setup(ctx context.Context) error {
+	p := r.opts.Profile
+	names, err := fakenodes.Create(ctx, r.client, fakenodes.Spec{
+		Count:  p.Nodes.Count,
+		Prefix: NamePrefix(r.opts.RunID) + "-node-",
+		CPU:    p.Nodes.CPU,
+		Memory: p.Nodes.Memory,
+		Pods:   p.Nodes.Pods,
+		Zones:  p.Nodes.Zones,
+		Labels: churn.RunLabels(r.opts.RunID),
+		QPS:    p.Nodes.CreateQPS,
+	}, r.progress())
+	r.nodes = names
+	if err != nil {
+		return fmt.Errorf("create fake nodes: %w", err)
+	}
+	if err := fakenodes.WaitReady(ctx, r.client, churn.RunSelector(r.opts.RunID), p.Nodes.Count, r.progress()); err != nil {
+		return fmt.Errorf("fake nodes: %w", err)
+	}
+	eng, err := churn.New(churn.Config{
+		Client:   r.client,
+		Clock:    r.clk,
+		Logger:   r.log,
+		Profile:  p,
+		RunID:    r.opts.RunID,
+		Prefix:   NamePrefix(r.opts.RunID),
+		Progress: r.progress(),
+		OnAction: r.recordAction,
+	})
+	if err != nil {
+		return err
+	}
+	r.engine = eng
+	if err := eng.Setup(ctx); err != nil {
+		return err
+	}
+	summary, err := eng.WaitReady(ctx)
+	if summary != nil {
+		summary.Nodes = len(r.nodes)
+		r.res.Setup = summary
+	}
+	return err
+}
+
+func (r *run) startMesh(ctx context.Context) error {
+	if meshName(r.opts.Profile) == profiles.MeshNone {
+		return nil
+	}
+	m, err := agents.Start(ctx, agents.Config{
+		RESTConfig:       r.target.Config,
+		Mesh:             r.opts.Profile.Mesh.Name,
+		Nodes:            r.nodes,
+		RunID:            r.opts.RunID,
+		RunLabels:        churn.RunLabels(r.opts.RunID),
+		Namespaces:       r.engine.Namespaces(),
+		RolloutPerSecond: r.opts.Profile.Mesh.AgentRolloutPerSecond,
+		Clock:            r.clk,
+		Logger:           r.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start mesh %s: %w", r.opts.Profile.Mesh.Name, err)
+	}
+	r.mesh = m
+	return nil
+}
+
+func (r *run) churn(ctx context.Context) error {
+	summary, err := r.engine.Run(ctx)
+	r.res.Churn = summary
+	return err
+}
+
+// teardown stops the mesh and observers and removes everything the run
+// created. A local cluster that is not kept is simply stopped: its data goes
+// with it. It runs on a context that survives the first Ctrl-C.
+func (r *run) teardown(ctx context.Context) error {
+	var errs []error
+	if r.mesh != nil {
+		summary, err := r.mesh.Stop(ctx)
+		r.res.MeshStats = summary
+		errs = append(errs, err)
+	}
+	for _, o := range r.observers {
+		if err := o.Stop(ctx); err != nil {
+			errs = append(errs, &observers.ObserverError{Observer: o.Name(), Op: "stop", Err: err})
+		}
+	}
+	if r.client != nil && (r.cluster == nil || r.opts.Keep) {
+		r.phaseQuiet("teardown", func() error { return r.deleteRunObjects(ctx) }, &errs)
+	}
+	if r.cluster != nil && !r.opts.Keep {
+		if err := r.cluster.Stop(ctx, false); err != nil {
+			errs = append(errs, fmt.Errorf("stop local control plane: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (r *run) phaseQuiet(name string, fn func() error, errs *[]error) {
+	if err := r.phase(name, fn); err != nil {
+		*errs = append(*errs, err)
+	}
+}
+
+// deleteRunObjects deletes, by the run label only, what the run created.
+func (r *run) deleteRunObjects(ctx context.Context) error {
+	var errs []error
+	if r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone {
+		errs = append(errs, agents.Teardown(ctx, r.target.Config, churn.RunLabels(r.opts.RunID), r.log))
+	}
+	errs = append(errs, churn.Teardown(ctx, r.client, r.opts.RunID, r.progress()))
+	errs = append(errs, fakenodes.Delete(ctx, r.client, churn.RunSelector(r.opts.RunID)))
+	return errors.Join(errs...)
+}
+
+// finish summarises observers, judges the SLOs and writes the results.
+func (r *run) finish(completed bool) error {
+	var errs []error
+	for _, o := range r.observers {
+		if err := o.Summarize(r.res); err != nil {
+			errs = append(errs, &observers.ObserverError{Observer: o.Name(), Op: "summarize", Err: err})
+		}
+	}
+	if completed {
+		slos, err := observers.Evaluate(r.res, MergeSLOs(r.opts.Profile.SLOs, r.opts.SLOOverrides))
+		if err != nil {
+			errs = append(errs, err)
+		}
+		r.res.SLOs = slos
+		r.res.Verdict = observers.Verdict(slos)
+	} else {
+		r.res.Verdict = results.Verdict{Passed: false, Summary: "run did not complete; no verdict"}
+	}
+	path, err := report.WriteFiles(r.opts.OutDir, r.res)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("write results: %w", err))
+	}
+	r.reportPath = path
+	r.log.Info("results written", zap.String("dir", r.opts.OutDir))
+	return errors.Join(errs...)
+}
+
+// MergeSLOs applies flag overrides over the profile's SLO settings.
+func MergeSLOs(profile, flags map[string]string) map[string]string {
+	out := make(map[string]string, len(profile)+len(flags))
+	for k, v := range profile {
+		out[k] = v
+	}
+	for k, v := range flags {
+		out[k] = v
+	}
+	return out
+}
+
+// recordAction feeds churn's own metrics from the engine's action hook.
+func (r *run) recordAction(a results.Action) {
+	var err error
+	if a.Error != "" {
+		err = errors.New(a.Error)
+	}
+	r.metrics.ObserveAction(a.Kind, err, a.Start.Sub(a.Scheduled), a.End.Sub(a.Start))
+}

@@ -1,0 +1,218 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
+
+	"github.com/churn-dev/churn/agents"
+	"github.com/churn-dev/churn/churn"
+	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/results"
+	"github.com/churn-dev/churn/selfmetrics"
+	"github.com/churn-dev/churn/target"
+)
+
+// Outcome is what a run produced: the result (possibly partial) and where it
+// was written.
+type Outcome struct {
+	Result     *results.Result
+	OutDir     string
+	ReportPath string
+}
+
+// run holds the state of one run between phases.
+type run struct {
+	opts      Options
+	log       *zap.Logger
+	clk       clock.WithTicker
+	res       *results.Result
+	target    *target.Target
+	cluster   *local.Cluster
+	client    kubernetes.Interface
+	observers []observers.Observer
+	mesh      *agents.Mesh
+	nodes     []string
+	metrics   *selfmetrics.Metrics
+	engine    *churn.Engine
+	// reportPath is where finish wrote report.html.
+	reportPath string
+}
+
+// Run executes one run end to end. The returned error is nil when the run
+// completed, whatever the verdict; the caller reads Outcome.Result.Verdict.
+// On interruption or failure it still tears down and writes what it has.
+func Run(ctx context.Context, opts Options) (*Outcome, error) {
+	if opts.RunID == "" {
+		id, err := NewRunID(time.Now())
+		if err != nil {
+			return nil, err
+		}
+		opts.RunID = id
+	}
+	if opts.OutDir == "" {
+		opts.OutDir = filepath.Join("churn-results", opts.RunID)
+	}
+	if opts.TeardownTimeout == 0 {
+		opts.TeardownTimeout = 10 * time.Minute
+	}
+	r := &run{
+		opts: opts,
+		log:  opts.Logger.With(zap.String("run", opts.RunID)),
+		clk:  clock.RealClock{},
+		res: &results.Result{
+			SchemaVersion: results.SchemaVersion,
+			RunID:         opts.RunID,
+			Profile:       opts.Profile,
+			Seed:          opts.Profile.Churn.Seed,
+			Mesh:          meshName(opts.Profile),
+		},
+		metrics: selfmetrics.New(),
+	}
+	out := &Outcome{Result: r.res, OutDir: opts.OutDir}
+
+	runErr := r.execute(ctx)
+	cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.TeardownTimeout)
+	defer cancel()
+	if err := r.teardown(cleanupCtx); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	if runErr != nil {
+		r.res.Errors = append(r.res.Errors, runErr.Error())
+	}
+	if err := r.finish(runErr == nil); err != nil {
+		runErr = errors.Join(runErr, err)
+	}
+	out.ReportPath = r.reportPath
+	return out, runErr
+}
+
+func meshName(p profiles.Profile) string {
+	if p.Mesh.Name == "" {
+		return "none"
+	}
+	return p.Mesh.Name
+}
+
+// execute runs the phases up to the end of churn.
+func (r *run) execute(ctx context.Context) error {
+	if err := r.serveMetrics(ctx); err != nil {
+		return err
+	}
+	if err := r.phase("target", func() error { return r.resolveTarget(ctx) }); err != nil {
+		return err
+	}
+	if err := r.startObservers(ctx); err != nil {
+		return err
+	}
+	if err := r.phase("setup", func() error { return r.setup(ctx) }); err != nil {
+		return err
+	}
+	if err := r.phase("mesh", func() error { return r.startMesh(ctx) }); err != nil {
+		return err
+	}
+	return r.phase("churn", func() error { return r.churn(ctx) })
+}
+
+// phase records a named phase's wall-clock bounds around fn.
+func (r *run) phase(name string, fn func() error) error {
+	start := r.clk.Now()
+	r.log.Info("phase start", zap.String("phase", name))
+	err := fn()
+	r.res.Phases = append(r.res.Phases, results.Phase{Name: name, Start: start, End: r.clk.Now()})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func (r *run) serveMetrics(ctx context.Context) error {
+	if r.opts.MetricsAddr == "" {
+		return nil
+	}
+	reg := prometheus.NewRegistry()
+	if err := r.metrics.Register(reg); err != nil {
+		return fmt.Errorf("register churn metrics: %w", err)
+	}
+	srv, err := selfmetrics.Serve(ctx, r.opts.MetricsAddr, reg, r.log)
+	if err != nil {
+		return fmt.Errorf("--metrics-addr %s: %w", r.opts.MetricsAddr, err)
+	}
+	r.log.Info("serving churn metrics", zap.String("url", "http://"+srv.Addr()+"/metrics"))
+	return nil
+}
+
+func (r *run) resolveTarget(ctx context.Context) error {
+	if r.opts.Kubeconfig != "" {
+		t, err := target.FromKubeconfig(r.opts.Kubeconfig, r.opts.Context)
+		if err != nil {
+			return err
+		}
+		if err := t.CheckAllowed(r.opts.AllowRemote); err != nil {
+			return err
+		}
+		r.target = t
+	} else {
+		dir := r.opts.ClusterDir
+		if dir == "" {
+			dir = filepath.Join(".churn", "runs", r.opts.RunID)
+		}
+		c, err := local.Up(ctx, local.Options{
+			Dir:                       dir,
+			BinDir:                    r.opts.BinDir,
+			Logger:                    r.log,
+			Progress:                  r.opts.Progress,
+			APIServerMemoryLimitBytes: r.opts.APIServerMemoryLimitBytes,
+			RestartAPIServer:          r.opts.RestartAPIServer,
+			RestartDelay:              r.opts.RestartDelay,
+		})
+		if err != nil {
+			return fmt.Errorf("start local control plane: %w", err)
+		}
+		r.cluster = c
+		r.target = &target.Target{Kind: target.KindLocal, Kubeconfig: c.Kubeconfig(), Server: c.RESTConfig().Host, Config: c.RESTConfig()}
+	}
+	cfg := rest.CopyConfig(r.target.Config)
+	// churn's own writes must not queue behind a client-side limiter: its
+	// pacing is the limiter.
+	cfg.QPS, cfg.Burst = 1000, 2000
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("client for %s: %w", r.target.Server, err)
+	}
+	r.client = client
+	r.res.Target = results.Target{Kind: r.target.Kind, Server: r.target.Server}
+	if v, err := client.Discovery().ServerVersion(); err == nil {
+		r.res.Target.KubernetesVersion = v.GitVersion
+	} else {
+		return fmt.Errorf("reach API server %s: %w", r.target.Server, err)
+	}
+	r.printPlan()
+	return nil
+}
+
+func (r *run) printPlan() {
+	p := r.opts.Profile
+	fmt.Fprintf(r.progress(), "run %s on %s (%s, Kubernetes %s)\n", r.opts.RunID, r.target.Server, r.target.Kind, r.res.Target.KubernetesVersion)
+	fmt.Fprintf(r.progress(), "  will create: %d fake nodes, %d namespaces, %d deployments and services, %d pods; mesh %s; churn %s\n",
+		p.Nodes.Count, p.Workload.Namespaces, p.Deployments(), p.TargetPods(), meshName(p), p.Churn.Duration.Duration)
+	fmt.Fprintf(r.progress(), "  everything carries label %s\n", churn.RunSelector(r.opts.RunID))
+}
+
+func (r *run) progress() io.Writer {
+	if r.opts.Progress == nil {
+		return io.Discard
+	}
+	return r.opts.Progress
+}
