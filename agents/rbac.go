@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 )
@@ -108,23 +110,30 @@ func ensureSystemNamespace(ctx context.Context, kc kubernetes.Interface, name st
 		labels[k] = v
 	}
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	_, err := kc.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		got, gerr := kc.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-		if gerr != nil {
-			return fmt.Errorf("get namespace %s: %w", name, gerr)
+	// A namespace of a previous mesh of this run may still be terminating:
+	// wait for it to go, since nothing can be created in it.
+	return wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := kc.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
+		if err == nil {
+			return true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return false, fmt.Errorf("create namespace %s: %w", name, err)
+		}
+		got, err := kc.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("get namespace %s: %w", name, err)
 		}
 		for k, v := range runLabels {
 			if got.Labels[k] != v {
-				return fmt.Errorf("namespace %s exists and does not belong to this run", name)
+				return false, fmt.Errorf("namespace %s exists and does not belong to this run", name)
 			}
 		}
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	return nil
+		return got.DeletionTimestamp == nil, nil
+	})
 }
 
 func systemNamespaceName(runID string) string { return sanitizeName("churn-mesh-" + runID) }

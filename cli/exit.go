@@ -20,7 +20,8 @@ const (
 var ErrInterrupted = errors.New("interrupted")
 
 // SLOBreachError reports that a run completed but at least one SLO did not
-// hold. It is the only error that maps to exit status 2.
+// hold. It and RegressionError (churn compare) are the errors that map to
+// exit status 2.
 type SLOBreachError struct {
 	Breached []string
 }
@@ -43,9 +44,14 @@ func ExitCode(ctx context.Context, err error, logger *zap.Logger) int {
 		return ExitOK
 	}
 	var breach *SLOBreachError
+	var regression *RegressionError
 	switch {
 	case errors.As(err, &breach):
 		logger.Error("gate failed", zap.Strings("breached", breach.Breached))
+		return ExitSLOBreached
+	case errors.As(err, &regression):
+		logger.Error("compare gate failed", zap.Strings("breached", regression.Breached),
+			zap.Strings("regressed", regression.Regressed))
 		return ExitSLOBreached
 	case errors.Is(err, ErrInterrupted) || errors.Is(context.Cause(ctx), ErrInterrupted):
 		logger.Warn("interrupted", zap.Error(err))

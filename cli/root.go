@@ -34,6 +34,7 @@ func NewRootCommand(logger *zap.Logger) *cobra.Command {
 		newRunCommand(logger),
 		newProfilesCommand(),
 		newReportCommand(),
+		newCompareCommand(),
 		newUpCommand(logger),
 		newDownCommand(logger),
 		newStatusCommand(),

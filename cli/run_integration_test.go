@@ -13,10 +13,12 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/fakenodes"
 	"github.com/churn-dev/churn/internal/testenv"
 	"github.com/churn-dev/churn/results"
 )
@@ -218,4 +220,71 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// A run against a kubeconfig (the local cluster standing in for a remote
+// one) creates only labelled objects, removes them all, and leaves what was
+// there before untouched.
+func TestIntegrationRunOnKubeconfigLeavesOthersUntouched(t *testing.T) {
+	bin := testenv.RequireBinaries(t)
+	dir := t.TempDir()
+	ctx := context.Background()
+	cluster, err := local.Up(ctx, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cluster.Stop(context.Background(), false) })
+	cs := kubernetes.NewForConfigOrDie(cluster.RESTConfig())
+
+	// Pre-existing objects of someone else: a namespace with a config map,
+	// and a fake node.
+	if _, err := fakenodes.Create(ctx, cs, fakenodes.Spec{Count: 1, Prefix: "theirs-"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "theirs"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, err := cs.CoreV1().ConfigMaps("theirs").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "keep"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	out := filepath.Join(dir, "out")
+	code, output := runChurn(t, ctx, "run", "--kubeconfig", cluster.Kubeconfig(), "--allow-remote",
+		"--profile", "smoke", "--duration", "15s", "--out", out)
+	if code != ExitOK {
+		t.Fatalf("exit %d, want 0", code)
+	}
+	if !strings.Contains(output, "will create: 5 fake nodes") {
+		t.Errorf("no plan printed before creating:\n%s", output)
+	}
+	r, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Target.Kind != "kubeconfig" {
+		t.Errorf("target kind %q, want kubeconfig", r.Target.Kind)
+	}
+
+	// Theirs: untouched (same resourceVersion).
+	if got, err := cs.CoreV1().Namespaces().Get(ctx, "theirs", metav1.GetOptions{}); err != nil || got.ResourceVersion != ns.ResourceVersion {
+		t.Errorf("namespace theirs changed or gone: %v", err)
+	}
+	if got, err := cs.CoreV1().ConfigMaps("theirs").Get(ctx, "keep", metav1.GetOptions{}); err != nil || got.ResourceVersion != cm.ResourceVersion {
+		t.Errorf("config map theirs/keep changed or gone: %v", err)
+	}
+	if _, err := cs.CoreV1().Nodes().Get(ctx, "theirs-0", metav1.GetOptions{}); err != nil {
+		t.Errorf("node theirs-0 gone: %v", err)
+	}
+	// Ours: nothing left.
+	sel := metav1.ListOptions{LabelSelector: "churn.dev/run=" + r.RunID}
+	nsl, err := cs.CoreV1().Namespaces().List(ctx, sel)
+	if err != nil || len(nsl.Items) > 0 {
+		t.Errorf("run namespaces left: %v %d", err, len(nsl.Items))
+	}
+	nl, err := cs.CoreV1().Nodes().List(ctx, sel)
+	if err != nil || len(nl.Items) > 0 {
+		t.Errorf("run nodes left: %v %d", err, len(nl.Items))
+	}
 }

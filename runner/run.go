@@ -199,6 +199,15 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		return fmt.Errorf("reach API server %s: %w", r.target.Server, err)
 	}
 	r.printPlan()
+	if r.target.Kind == target.KindKubeconfig {
+		perms := target.RunPermissions()
+		if meshName(r.opts.Profile) != profiles.MeshNone {
+			perms = append(perms, target.MeshPermissions()...)
+		}
+		if err := target.CheckPermissions(ctx, client, perms); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -168,7 +168,35 @@ func Delete(ctx context.Context, dyn dynamic.Interface, runLabels map[string]str
 		}
 		deleted = append(deleted, crd.GetName())
 	}
+	if err := waitGone(ctx, client, deleted); err != nil {
+		errs = append(errs, err)
+	}
 	return deleted, errors.Join(errs...)
+}
+
+// waitGone waits until the deleted CRDs are gone: the API server first
+// deletes every object of the kind, and a CRD still terminating would make
+// the next run's install see it as someone else's.
+func waitGone(ctx context.Context, client dynamic.NamespaceableResourceInterface, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, DefaultEstablishTimeout, true, func(ctx context.Context) (bool, error) {
+		for _, n := range names {
+			_, err := client.Get(ctx, n, metav1.GetOptions{})
+			if err == nil {
+				return false, nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return false, fmt.Errorf("get CRD %s: %w", n, err)
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for run CRDs to be deleted: %w", err)
+	}
+	return nil
 }
 
 func contains(list []string, s string) bool {
