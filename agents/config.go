@@ -50,6 +50,10 @@ type Config struct {
 	// DisableImpersonation runs every component with RESTConfig's own
 	// identity (no RBAC objects; an admin is exempt from APF).
 	DisableImpersonation bool
+	// NetHTTPWatches carries watches over net/http (two goroutines and a
+	// few kilobytes per open watch) instead of watch.Mux (one reader per
+	// HTTP/2 connection). For comparison and as a fallback.
+	NetHTTPWatches bool
 	// SkipSetup leaves CRDs, RBAC, the mesh namespace and policies to the
 	// caller (tests, or a cluster prepared beforehand).
 	SkipSetup bool

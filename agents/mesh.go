@@ -141,6 +141,12 @@ func (m *Mesh) newComponent(cs ComponentSpec, unserved map[string]bool) (*compon
 		return nil, fmt.Errorf("%s: server URL: %w", cs.Name, err)
 	}
 	c := &component{spec: cs, mesh: m, stats: &watch.Stats{}, http: hc, baseURL: strings.TrimRight(u.String(), "/")}
+	if !m.cfg.NetHTTPWatches {
+		// nil when the config is not plain HTTPS: net/http carries watches.
+		if c.mux, err = watch.NewMux(cfg); err != nil {
+			return nil, fmt.Errorf("%s: watch mux: %w", cs.Name, err)
+		}
+	}
 	for _, w := range cs.Watches {
 		if w.Group != "" && unserved[w.Group+"/"+w.Resource] {
 			continue
@@ -234,6 +240,9 @@ func (m *Mesh) Stop(ctx context.Context) (*results.MeshSummary, error) {
 	}
 	for _, c := range m.components {
 		c.http.CloseIdleConnections()
+		if c.mux != nil {
+			c.mux.Close()
+		}
 	}
 	return m.summary(), nil
 }

@@ -20,6 +20,7 @@ type component struct {
 	stats   *watch.Stats
 	gets    atomic.Int64
 	http    *http.Client
+	mux     *watch.Mux // nil: watches over net/http
 	baseURL string
 	// watches are the spec's watches minus those of unserved CRDs.
 	watches []WatchDef
@@ -55,7 +56,7 @@ func (c *component) newReplica(id, node string) *replica {
 	for _, cs := range c.spec.Clients {
 		r.clients[cs.Name] = watch.NewClient(watch.ClientConfig{
 			HTTPClient: c.http, BaseURL: c.baseURL, UserAgent: c.spec.UserAgent,
-			QPS: cs.QPS, Burst: cs.Burst, Clock: c.mesh.clock, Stats: c.stats,
+			QPS: cs.QPS, Burst: cs.Burst, Clock: c.mesh.clock, Stats: c.stats, Mux: c.mux,
 		})
 	}
 	r.behaviour = newBehaviour(c.spec.Behaviour, r)

@@ -43,6 +43,8 @@ type healthCheck struct {
 
 func (c healthCheck) failed() bool { return c.ReadyErr != "" || c.LiveErr != "" }
 
+const defaultAvailabilityTimeout = 5 * time.Second
+
 func newAvailability(spec profiles.ObserverSpec) (Observer, error) {
 	s, err := newSettings(spec, "timeout")
 	if err != nil {
@@ -52,7 +54,11 @@ func newAvailability(spec profiles.ObserverSpec) (Observer, error) {
 	if err != nil {
 		return nil, err
 	}
-	timeout, err := s.duration("timeout", time.Second)
+	// A check slower than the timeout counts as down. 5 s, not 1 s: on a
+	// saturated small machine /readyz can take a few seconds while the API
+	// server still serves; that is latency (judged by the latency SLOs),
+	// not an outage.
+	timeout, err := s.duration("timeout", defaultAvailabilityTimeout)
 	if err != nil {
 		return nil, err
 	}

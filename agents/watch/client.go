@@ -48,6 +48,9 @@ type ClientConfig struct {
 	// MaxRetries bounds Retry-After retries; 0 means client-go's 10, a
 	// negative value disables retries.
 	MaxRetries int
+	// Mux, when set, carries WATCH streams (see Mux); LISTs and writes
+	// always go through HTTPClient.
+	Mux *Mux
 }
 
 // Client sends requests the way rest.Request does: rate limited by a token
@@ -61,6 +64,7 @@ type Client struct {
 	clock      clock.Clock
 	stats      *Stats
 	maxRetries int
+	mux        *Mux
 }
 
 // NewClient builds a client with its own token bucket.
@@ -92,6 +96,7 @@ func NewClient(cfg ClientConfig) *Client {
 		clock:      clk,
 		stats:      stats,
 		maxRetries: retries,
+		mux:        cfg.Mux,
 	}
 }
 

@@ -106,6 +106,7 @@ type Reflector struct {
 	listed        bool
 	obj           Object
 	lag           *LagHistogram
+	rewatch       bool // the current WATCH follows another without a LIST
 }
 
 // NewReflector builds a reflector; handler may be nil when only the traffic
@@ -325,16 +326,19 @@ func (r *Reflector) watch(ctx context.Context) error {
 		case r.spec.Protobuf:
 			accept = AcceptProtobuf
 		}
-		var resp *http.Response
-		err := offload(func() error {
-			var err error
-			resp, err = r.client.Do(ctx, &Request{Verb: http.MethodGet, Path: r.path, Query: q.Encode(), Accept: accept, Watch: true})
-			return err
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		var events int
+		var opened bool
+		var err error
+		r.rewatch = !first
+		if r.client.mux != nil {
+			events, opened, err = r.watchMux(ctx, r.path+"?"+q.Encode(), accept)
+		} else {
+			events, opened, err = r.watchHTTP(ctx, q.Encode(), accept)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !opened {
 			stats.Errors.Add(1)
 			if isConnectionRefused(err) || IsTooManyRequests(err) {
 				if r.client.sleep(ctx, r.backoff.Step()) != nil {
@@ -344,15 +348,7 @@ func (r *Reflector) watch(ctx context.Context) error {
 			}
 			return fmt.Errorf("watch %s: %w", r.path, err)
 		}
-		stats.Watches.Add(1)
-		if !first {
-			stats.WatchRestarts.Add(1)
-		}
 		first = false
-		events, err := r.consume(resp)
-		if ctx.Err() != nil {
-			return nil
-		}
 		if err != nil {
 			switch {
 			case IsExpired(err):
@@ -375,6 +371,31 @@ func (r *Reflector) watch(ctx context.Context) error {
 	return nil
 }
 
+// watchHTTP opens a watch with net/http and reads it to its end; opened
+// is false when the request itself failed.
+func (r *Reflector) watchHTTP(ctx context.Context, query, accept string) (int, bool, error) {
+	var resp *http.Response
+	err := offload(func() error {
+		var err error
+		resp, err = r.client.Do(ctx, &Request{Verb: http.MethodGet, Path: r.path, Query: query, Accept: accept, Watch: true})
+		return err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	r.countOpen()
+	events, err := r.consume(resp)
+	return events, true, err
+}
+
+// countOpen counts a WATCH that got its stream.
+func (r *Reflector) countOpen() {
+	r.client.stats.Watches.Add(1)
+	if r.rewatch {
+		r.client.stats.WatchRestarts.Add(1)
+	}
+}
+
 // consume reads one watch stream to its end. A normal end (EOF, the
 // server's timeout, a dropped connection) returns nil, as client-go's
 // StreamWatcher closes quietly then; an ERROR event returns its status; any
@@ -389,53 +410,71 @@ func (r *Reflector) consume(resp *http.Response) (int, error) {
 		frames = &jsonLines{body: resp.Body}
 	}
 	defer frames.release()
-	stats := r.client.stats
 	events := 0
-	ev := Event{Object: &r.obj}
+	for {
+		frame, err := frames.next()
+		if err != nil {
+			if isNormalEnd(err) {
+				return events, nil
+			}
+			return events, r.internalError(err.Error())
+		}
+		events++
+		if err := r.handleFrame(frame, proto); err != nil {
+			return events, err
+		}
+	}
+}
+
+// isNormalEnd: the ends of a watch stream client-go treats as a quiet close.
+func isNormalEnd(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		utilnet.IsProbableEOF(err) || utilnet.IsTimeout(err) || errors.Is(err, context.Canceled)
+}
+
+func (r *Reflector) internalError(msg string) error {
+	return &StatusError{Code: http.StatusInternalServerError, Reason: "InternalError", Message: msg, Verb: "WATCH", Path: r.path}
+}
+
+// handleFrame skims one watch event and hands it on. It returns the status
+// of an ERROR event, or an internal error for an undecodable one.
+func (r *Reflector) handleFrame(frame []byte, proto bool) error {
+	stats := r.client.stats
 	framing := int64(1) // the newline after a JSON document
 	if proto {
 		framing = 4 // the length prefix
 	}
-	for {
-		frame, err := frames.next()
-		if err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-				utilnet.IsProbableEOF(err) || utilnet.IsTimeout(err) || errors.Is(err, context.Canceled) {
-				return events, nil
-			}
-			return events, &StatusError{Code: http.StatusInternalServerError, Reason: "InternalError", Message: err.Error(), Verb: "WATCH", Path: r.path}
-		}
-		stats.Bytes.Add(int64(len(frame)) + framing)
-		stats.Events.Add(1)
-		events++
-		r.obj.Reset()
-		var typ EventType
-		if proto {
-			typ, err = skimProtoEvent(frame, r.spec.Fields, &r.obj)
-		} else {
-			typ, err = skimJSONEvent(frame, r.spec.Fields, &r.obj)
-		}
-		if err != nil {
-			return events, &StatusError{Code: http.StatusInternalServerError, Reason: "InternalError", Message: "decode watch event: " + err.Error(), Verb: "WATCH", Path: r.path}
-		}
-		if typ == Error {
-			return events, &StatusError{Code: int(r.obj.Code), Reason: string(r.obj.Reason), Message: string(r.obj.Message), Verb: "WATCH", Path: r.path}
-		}
-		if len(r.obj.ResourceVersion) > 0 {
-			r.lastRV = append(r.lastRV[:0], r.obj.ResourceVersion...)
-		}
-		if typ == Bookmark {
-			stats.Bookmarks.Add(1)
-			continue
-		}
-		if r.lag != nil {
-			r.observeLag(typ)
-		}
-		if r.handler != nil {
-			ev.Type = typ
-			r.handler(&ev)
-		}
+	stats.Bytes.Add(int64(len(frame)) + framing)
+	stats.Events.Add(1)
+	r.obj.Reset()
+	var typ EventType
+	var err error
+	if proto {
+		typ, err = skimProtoEvent(frame, r.spec.Fields, &r.obj)
+	} else {
+		typ, err = skimJSONEvent(frame, r.spec.Fields, &r.obj)
 	}
+	if err != nil {
+		return r.internalError("decode watch event: " + err.Error())
+	}
+	if typ == Error {
+		return &StatusError{Code: int(r.obj.Code), Reason: string(r.obj.Reason), Message: string(r.obj.Message), Verb: "WATCH", Path: r.path}
+	}
+	if len(r.obj.ResourceVersion) > 0 {
+		r.lastRV = append(r.lastRV[:0], r.obj.ResourceVersion...)
+	}
+	if typ == Bookmark {
+		stats.Bookmarks.Add(1)
+		return nil
+	}
+	if r.lag != nil {
+		r.observeLag(typ)
+	}
+	if r.handler != nil {
+		ev := Event{Type: typ, Object: &r.obj}
+		r.handler(&ev)
+	}
+	return nil
 }
 
 func (r *Reflector) observeLag(typ EventType) {
