@@ -98,10 +98,8 @@ func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		refl := watch.NewReflector(r.clients[wd.Client], spec, h, r.log)
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			refl.Run(ctx)
-		}()
+		// With a watch.Mux, an open watch holds no goroutine.
+		refl.Start(ctx, wg.Done)
 	}
 	for _, e := range r.electors {
 		wg.Add(1)

@@ -88,7 +88,8 @@ func (p Profile) validateNodes(path *field.Path) field.ErrorList {
 	n := p.Nodes
 	errs = append(errs, intRange(path.Child("count"), n.Count, 1, MaxNodes)...)
 	errs = append(errs, intRange(path.Child("pods"), n.Pods, 1, MaxPodsPerNode)...)
-	errs = append(errs, intRange(path.Child("zones"), n.Zones, 1, max(n.Count, 1))...)
+	// Zones are named zone-a..zone-z; more zones than nodes just leaves some empty.
+	errs = append(errs, intRange(path.Child("zones"), n.Zones, 1, 26)...)
 	errs = append(errs, quantity(path.Child("cpu"), n.CPU)...)
 	errs = append(errs, quantity(path.Child("memory"), n.Memory)...)
 	if !(n.CreateQPS > 0) {

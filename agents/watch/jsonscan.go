@@ -133,49 +133,55 @@ var jsonClass = func() [256]uint8 {
 }()
 
 // skipContainer returns the index after the object or array at b[i].
-// Strings are crossed inline (see skipString) to save a call per string:
-// managed fields hold one short string every few bytes.
+// Outside strings the depth changes by a table lookup (no branch per
+// structural byte); strings are crossed eight bytes at a time. Managed
+// fields hold one short string every few bytes, so both paths are hot.
 func skipContainer(b []byte, i int) int {
 	depth := 0
 	for i < len(b) {
-		switch jsonClass[b[i]] {
-		case classQuote:
+		c := b[i]
+		if c != '"' {
+			depth += int(depthDelta[c])
 			i++
-			for {
-				if i+8 > len(b) {
-					if i = skipStringTail(b, i); i < 0 {
-						return -1
-					}
-					break
-				}
-				x := binary.LittleEndian.Uint64(b[i:])
-				q := x ^ (swarLo * '"')
-				s := x ^ (swarLo * '\\')
-				m := ((q - swarLo) &^ q & swarHi) | ((s - swarLo) &^ s & swarHi)
-				if m == 0 {
-					i += 8
-					continue
-				}
-				i += bits.TrailingZeros64(m) >> 3
-				if b[i] == '"' {
-					i++
-					break
-				}
-				i += 2
+			if depth == 0 {
+				return i
 			}
 			continue
-		case classOpen:
-			depth++
-		case classClose:
-			depth--
-			if depth == 0 {
-				return i + 1
-			}
 		}
 		i++
+		for {
+			if i+8 > len(b) {
+				if i = skipStringTail(b, i); i < 0 {
+					return -1
+				}
+				break
+			}
+			x := binary.LittleEndian.Uint64(b[i:])
+			q := x ^ (swarLo * '"')
+			s := x ^ (swarLo * '\\')
+			m := ((q - swarLo) &^ q & swarHi) | ((s - swarLo) &^ s & swarHi)
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			if b[i] == '"' {
+				i++
+				break
+			}
+			i += 2
+		}
 	}
 	return -1
 }
+
+// depthDelta is +1 for an opening bracket, -1 for a closing one.
+var depthDelta = func() [256]int8 {
+	var t [256]int8
+	t['{'], t['['] = 1, 1
+	t['}'], t[']'] = -1, -1
+	return t
+}()
 
 const (
 	swarLo = 0x0101010101010101

@@ -156,8 +156,9 @@ type Stream struct {
 	id uint32
 	h  StreamHandler
 
-	recv  int // bytes received not yet returned to the window
-	ended bool
+	recv    int // bytes received not yet returned to the window
+	ended   bool
+	headers bool // the response headers arrived (later HEADERS are trailers)
 }
 
 // Cancel resets the stream; its handler's OnEnd is called with
@@ -402,15 +403,18 @@ func (c *muxConn) readLoop() {
 			if s == nil {
 				continue
 			}
-			status, _ := strconv.Atoi(f.PseudoValue("status"))
-			if status >= 100 && status < 200 {
-				continue // 1xx
+			if !s.headers {
+				status, _ := strconv.Atoi(f.PseudoValue("status"))
+				if status >= 100 && status < 200 {
+					continue // 1xx
+				}
+				s.headers = true
+				h := http.Header{}
+				for _, hf := range f.RegularFields() {
+					h.Add(hf.Name, hf.Value)
+				}
+				s.h.OnHeaders(s, status, h)
 			}
-			h := http.Header{}
-			for _, hf := range f.RegularFields() {
-				h.Add(hf.Name, hf.Value)
-			}
-			s.h.OnHeaders(s, status, h)
 			if f.StreamEnded() {
 				c.endStream(s, nil, false)
 			}

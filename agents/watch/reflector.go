@@ -107,6 +107,7 @@ type Reflector struct {
 	obj           Object
 	lag           *LagHistogram
 	rewatch       bool // the current WATCH follows another without a LIST
+	async         *async
 }
 
 // NewReflector builds a reflector; handler may be nil when only the traffic
@@ -310,30 +311,15 @@ func (r *Reflector) watch(ctx context.Context) error {
 	first := true
 	for ctx.Err() == nil {
 		start := r.client.clock.Now()
-		timeout := time.Duration(float64(minWatchTimeout) * (1 + rand.Float64()))
-		timeoutSecs := int64(timeout.Seconds())
-		q := url.Values{}
-		r.selectors(q)
-		q.Set("allowWatchBookmarks", "true")
-		q.Set("resourceVersion", string(r.lastRV))
-		q.Set("timeout", (time.Duration(timeoutSecs) * time.Second).String())
-		q.Set("timeoutSeconds", strconv.FormatInt(timeoutSecs, 10))
-		q.Set("watch", "true")
-		accept := ContentTypeJSON
-		switch {
-		case r.spec.MetadataOnly:
-			accept = AcceptMetadata
-		case r.spec.Protobuf:
-			accept = AcceptProtobuf
-		}
+		query, accept := r.watchRequest()
 		var events int
 		var opened bool
 		var err error
 		r.rewatch = !first
 		if r.client.mux != nil {
-			events, opened, err = r.watchMux(ctx, r.path+"?"+q.Encode(), accept)
+			events, opened, err = r.watchMux(ctx, r.path+"?"+query, accept)
 		} else {
-			events, opened, err = r.watchHTTP(ctx, q.Encode(), accept)
+			events, opened, err = r.watchHTTP(ctx, query, accept)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -369,6 +355,29 @@ func (r *Reflector) watch(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// watchRequest is a WATCH's query and Accept header: from the last seen
+// resourceVersion, with bookmarks, ended by the server after a random
+// timeout in [5min, 10min].
+func (r *Reflector) watchRequest() (string, string) {
+	timeout := time.Duration(float64(minWatchTimeout) * (1 + rand.Float64()))
+	timeoutSecs := int64(timeout.Seconds())
+	q := url.Values{}
+	r.selectors(q)
+	q.Set("allowWatchBookmarks", "true")
+	q.Set("resourceVersion", string(r.lastRV))
+	q.Set("timeout", (time.Duration(timeoutSecs) * time.Second).String())
+	q.Set("timeoutSeconds", strconv.FormatInt(timeoutSecs, 10))
+	q.Set("watch", "true")
+	accept := ContentTypeJSON
+	switch {
+	case r.spec.MetadataOnly:
+		accept = AcceptMetadata
+	case r.spec.Protobuf:
+		accept = AcceptProtobuf
+	}
+	return q.Encode(), accept
 }
 
 // watchHTTP opens a watch with net/http and reads it to its end; opened

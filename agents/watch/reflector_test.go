@@ -49,6 +49,27 @@ func newClientVia(t *testing.T, srv *fakeapi.Server, clk clock.Clock, qps float6
 	return NewClient(ClientConfig{HTTPClient: hc, BaseURL: srv.URL(), UserAgent: "test-agent/emulated", QPS: qps, Burst: burst, Clock: clk, Stats: &Stats{}, Mux: mux})
 }
 
+// run starts r: blocking Run on its own goroutine over net/http, the
+// goroutine-free Start over a Mux. The test fails if a Start-ed reflector
+// does not report done after ctx ends.
+func run(t *testing.T, ctx context.Context, r *Reflector, useMux bool) {
+	t.Helper()
+	if !useMux {
+		go r.Run(ctx)
+		return
+	}
+	done := make(chan struct{})
+	var once sync.Once
+	r.Start(ctx, func() { once.Do(func() { close(done) }) })
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("reflector did not finish after its context ended")
+		}
+	})
+}
+
 // transports runs a test over both watch transports.
 func transports(t *testing.T, f func(t *testing.T, useMux bool)) {
 	for _, useMux := range []bool{false, true} {
@@ -126,7 +147,7 @@ func TestReflectorListsPagesThenWatches(t *testing.T) {
 		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", FieldSelector: "spec.nodeName=n1", Protobuf: true, Fields: FieldPod}, rec.handle, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go r.Run(ctx)
+		run(t, ctx, r, useMux)
 
 		eventually(t, "initial list", func() bool { n, s := rec.count(); return n == 1100 && s == 1 })
 		eventually(t, "watch open", func() bool { return srv.Watchers() == 1 })
@@ -190,7 +211,7 @@ func TestReflectorRelistsOn410(t *testing.T) {
 		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go r.Run(ctx)
+		run(t, ctx, r, useMux)
 		eventually(t, "watch open", func() bool { return srv.Watchers() == 1 })
 		createPods(t, srv, 1, "n2")
 		eventually(t, "event", func() bool { n, _ := rec.count(); return n == 4 })
@@ -233,7 +254,7 @@ func TestReflectorRewatchesAfterNormalEnd(t *testing.T) {
 		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		go r.Run(ctx)
+		run(t, ctx, r, useMux)
 		eventually(t, "watch open", func() bool { return srv.Watchers() == 1 })
 		createPods(t, srv, 1, "n2")
 		eventually(t, "event", func() bool { n, _ := rec.count(); return n == 3 })
@@ -257,7 +278,7 @@ func TestClientHonoursRetryAfter(t *testing.T) {
 	r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go r.Run(ctx)
+	run(t, ctx, r, false)
 
 	for attempt := 1; attempt <= 2; attempt++ {
 		eventually(t, "retry wait", clk.HasWaiters)
@@ -341,7 +362,7 @@ func TestMuxWatchHonoursRetryAfter(t *testing.T) {
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil).Run(ctx)
+	run(t, ctx, NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil), true)
 	eventually(t, "retry wait", func() bool { return srv.Count("watch", "pods") == 1 && clk.HasWaiters() })
 	if srv.Watchers() != 0 {
 		t.Fatal("watch open despite the 429")
@@ -363,8 +384,8 @@ func TestLargeEventsAcrossFrames(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		pods, crds := &recorder{}, &recorder{}
-		go NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, Fields: FieldAnnotations}, pods.handle, nil).Run(ctx)
-		go NewReflector(c, WatchSpec{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, crds.handle, nil).Run(ctx)
+		run(t, ctx, NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, Fields: FieldAnnotations}, pods.handle, nil), useMux)
+		run(t, ctx, NewReflector(c, WatchSpec{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}, crds.handle, nil), useMux)
 		eventually(t, "watches", func() bool { return srv.Watchers() == 2 })
 		big := strings.Repeat("x", 70<<10) // several HTTP/2 DATA frames
 		for i := 0; i < 3; i++ {
@@ -396,4 +417,48 @@ func TestLargeEventsAcrossFrames(t *testing.T) {
 			t.Errorf("errors = %d", c.Stats().Errors.Load())
 		}
 	})
+}
+
+func TestMuxOpensConnectionsPastTheStreamLimit(t *testing.T) {
+	srv := newServer(t)
+	c := newClientVia(t, srv, clock.RealClock{}, 0, 0, true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The test server allows 250 concurrent streams per connection.
+	const n = 300
+	for i := 0; i < n; i++ {
+		run(t, ctx, NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true,
+			FieldSelector: fmt.Sprintf("spec.nodeName=n%d", i)}, nil, nil), true)
+	}
+	eventually(t, "all watches open", func() bool { return srv.Watchers() == n })
+	c.mux.mu.Lock()
+	conns := len(c.mux.conns)
+	c.mux.mu.Unlock()
+	if conns < 2 {
+		t.Errorf("%d connections for %d streams, want at least 2", conns, n)
+	}
+	// A pod lands on exactly one of them.
+	createPods(t, srv, 1, "n7")
+	eventually(t, "one event", func() bool { return c.Stats().Events.Load() == 1 })
+}
+
+func TestMuxRewatchesAfterConnectionLoss(t *testing.T) {
+	srv := newServer(t)
+	createPods(t, srv, 2, "n1")
+	c := newClientVia(t, srv, clock.RealClock{}, 0, 0, true)
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	run(t, ctx, NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true}, rec.handle, nil), true)
+	eventually(t, "watch open", func() bool { return srv.Watchers() == 1 })
+	createPods(t, srv, 1, "n2")
+	eventually(t, "event", func() bool { n, _ := rec.count(); return n == 3 })
+	time.Sleep(1100 * time.Millisecond) // past the very-short-watch window, so this is a re-watch, not a re-list
+	srv.DropConnections()
+	eventually(t, "re-watch on a new connection", func() bool { return c.Stats().Watches.Load() == 2 && srv.Watchers() == 1 })
+	createPods(t, srv, 1, "n3")
+	eventually(t, "event after reconnect", func() bool { n, _ := rec.count(); return n == 4 })
+	if got := srv.Count("list", "pods"); got != 1 {
+		t.Errorf("lists = %d, want 1 (a dropped connection re-watches from the last version)", got)
+	}
 }

@@ -75,7 +75,8 @@ func (r *Reflector) watchMux(ctx context.Context, pathQuery, accept string) (int
 // hands each to the reflector, on the connection's reader goroutine.
 type muxWatch struct {
 	r      *Reflector
-	done   chan error
+	done   chan error                   // blocking use (Run)
+	onEnd  func(w *muxWatch, err error) // asynchronous use (Start)
 	status int
 	header http.Header
 	proto  bool
@@ -119,6 +120,10 @@ func (w *muxWatch) OnData(s *Stream, p []byte) {
 func (w *muxWatch) OnEnd(_ *Stream, err error) {
 	putBuf(w.buf)
 	w.buf = nil
+	if w.onEnd != nil {
+		w.onEnd(w, err)
+		return
+	}
 	w.done <- err
 }
 

@@ -194,3 +194,9 @@ func (s *Server) Watchers() int {
 	}
 	return n
 }
+
+// DropConnections closes every client connection, as a restarting or
+// crashing API server would.
+func (s *Server) DropConnections() {
+	s.ts.CloseClientConnections()
+}
