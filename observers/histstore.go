@@ -150,10 +150,32 @@ func (s *histStore) slide(a, b int, w time.Duration, visit windowVisit) {
 	}
 }
 
-// stepRange returns the indices of the steps whose deltas overlap
-// [from, to]: from the first step after from to the first step at or after
-// to. ok is false when none do.
+// stepRange returns the indices of the steps whose deltas lie inside
+// [from, to]: step i covers (times[i-1], times[i]], so the first is the
+// step that begins at or after from and the last the one that ends at or
+// before to. Requests of the phases around the judged one (mesh set-up,
+// teardown) thus never count; up to one scrape interval at each edge goes
+// unjudged instead. When the span is shorter than two scrapes, it falls
+// back to the steps that overlap it. ok is false when none do.
 func stepRange(times []time.Time, from, to time.Time) (a, b int, ok bool) {
+	a, b = -1, -1
+	for i := 1; i < len(times); i++ {
+		if a < 0 && !times[i-1].Before(from) {
+			a = i
+		}
+		if !times[i].After(to) {
+			b = i
+		}
+	}
+	if a >= 0 && b >= a {
+		return a, b, true
+	}
+	return overlappingSteps(times, from, to)
+}
+
+// overlappingSteps returns the steps whose deltas overlap [from, to]: from
+// the first step after from to the first step at or after to.
+func overlappingSteps(times []time.Time, from, to time.Time) (a, b int, ok bool) {
 	a = -1
 	for i, t := range times {
 		if a < 0 && t.After(from) {
