@@ -103,9 +103,6 @@ func NewClient(cfg ClientConfig) *Client {
 // Stats returns the counters this client adds to.
 func (c *Client) Stats() *Stats { return c.stats }
 
-// Clock returns the client's clock.
-func (c *Client) Clock() clock.Clock { return c.clock }
-
 // Request is one API call.
 type Request struct {
 	Verb        string // GET, POST, PUT, PATCH, DELETE

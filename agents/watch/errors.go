@@ -83,8 +83,6 @@ func isTooLargeResourceVersion(err error) bool {
 	return se.Code == http.StatusGatewayTimeout && containsFold(se.Message, "too large resource version")
 }
 
-func isInternalError(err error) bool { return CodeOf(err) == http.StatusInternalServerError }
-
 func containsFold(s, sub string) bool {
 	n := len(sub)
 	for i := 0; i+n <= len(s); i++ {

@@ -64,12 +64,14 @@ func run(ctx context.Context) error {
 // serveFake runs the fake API server and prints its URL and CA on stdout.
 func serveFake(ctx context.Context, nodes int) error {
 	res := fakeapi.BuiltinResources()
-	kinds, err := crds.Kinds(crds.SetCilium)
-	if err != nil {
-		return err
-	}
-	for _, k := range kinds {
-		res = append(res, fakeapi.Resource{GVR: schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}, Kind: k.Kind, Namespaced: k.Namespaced})
+	for _, set := range []string{crds.SetCilium, crds.SetIstio, crds.SetGatewayAPI} {
+		kinds, err := crds.Kinds(set)
+		if err != nil {
+			return err
+		}
+		for _, k := range kinds {
+			res = append(res, fakeapi.Resource{GVR: schema.GroupVersionResource{Group: k.Group, Version: k.Version, Resource: k.Resource}, Kind: k.Kind, Namespaced: k.Namespaced})
+		}
 	}
 	srv := fakeapi.New(res)
 	defer srv.Close()
