@@ -4,7 +4,8 @@
 // components with a replica rule, clients with the real QPS/burst and user
 // agent, the watches with their selectors and content types, and the
 // writes. What the API server sees is meant to match the real components
-// (REFERENCE.md section 2); what happens on this side is kept cheap
+// (their API calls as read from istio and cilium sources); what happens
+// on this side is kept cheap
 // (package watch) so that a thousand agents cost megabytes, not gigabytes.
 //
 // Connection sharing: a real agent holds its own HTTP/2 connection. Here

@@ -59,7 +59,7 @@ func Spec(name string) (*MeshSpec, error) {
 	return nil, fmt.Errorf("unknown mesh %q (known: %v)", name, meshNames)
 }
 
-// istioAmbient: REFERENCE.md section 2, istiod and the istio-cni node agent.
+// istioAmbient: istiod and the istio-cni node agent (istio pilot/cmd/pilot-discovery, cni/pkg/nodeagent).
 func istioAmbient() *MeshSpec {
 	istiod := ComponentSpec{
 		Name: "istiod", Replicas: 1,
@@ -131,7 +131,7 @@ func istioAmbient() *MeshSpec {
 	return &MeshSpec{Name: MeshIstioAmbient, Components: []ComponentSpec{istiod, cni}, CRDSet: "istio"}
 }
 
-// cilium: REFERENCE.md section 2, cilium-agent and cilium-operator; with
+// cilium: cilium-agent and cilium-operator (cilium daemon/k8s/resources.go); with
 // ces, agents watch CiliumEndpointSlices and the operator writes them.
 func cilium(ces bool) *MeshSpec {
 	name := MeshCilium
