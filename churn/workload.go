@@ -107,7 +107,9 @@ func (w workload) serviceObject(namespace, name string) *corev1.Service {
 }
 
 func (w workload) deploymentObject(namespace, name string) *appsv1.Deployment {
-	podLabels := map[string]string{LabelApp: name, LabelRun: w.runID}
+	// Pods carry every run label: the mesh agents write only for pods that
+	// carry them all, and teardown selects on them.
+	podLabels := w.labels(map[string]string{LabelApp: name})
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      name,
