@@ -1,17 +1,17 @@
 package agents
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/churn-dev/churn/internal/testenv"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -30,42 +30,6 @@ import (
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/fakenodes"
 )
-
-// binDir finds bin/ of the churn module; the test skips without the
-// control-plane binaries unless CHURN_REQUIRE_BINARIES=1.
-func binDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if f, err := os.Open(filepath.Join(dir, "go.mod")); err == nil {
-			sc := bufio.NewScanner(f)
-			first := ""
-			if sc.Scan() {
-				first = sc.Text()
-			}
-			f.Close()
-			if strings.TrimSpace(strings.TrimPrefix(first, "module")) == "github.com/churn-dev/churn" {
-				break
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no churn go.mod above the test")
-		}
-		dir = parent
-	}
-	bin := filepath.Join(dir, "bin")
-	if _, err := local.CheckBinaries(bin); err != nil {
-		if os.Getenv("CHURN_REQUIRE_BINARIES") == "1" {
-			t.Fatalf("CHURN_REQUIRE_BINARIES=1: %v", err)
-		}
-		t.Skipf("skipping fidelity test on a local control plane: %v (set CHURN_REQUIRE_BINARIES=1 to fail instead)", err)
-	}
-	return bin
-}
 
 // apiCounts is apiserver_request_total summed by "VERB resource[/sub]",
 // and the open WATCH count by resource.
@@ -130,7 +94,7 @@ type cluster struct {
 }
 
 func upCluster(t *testing.T, ctx context.Context) *cluster {
-	bin := binDir(t)
+	bin := testenv.RequireBinaries(t)
 	c, err := local.Up(ctx, local.Options{Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin, Logger: zaptest.NewLogger(t)})
 	if err != nil {
 		t.Fatalf("local.Up: %v", err)

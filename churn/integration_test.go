@@ -2,12 +2,12 @@ package churn
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/churn-dev/churn/internal/testenv"
 
 	"go.uber.org/zap/zaptest"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -18,22 +18,6 @@ import (
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/results"
 )
-
-// requireBinaries returns the repository's bin/ directory, skipping the
-// test when the control-plane binaries are not built (failing instead when
-// CHURN_REQUIRE_BINARIES=1).
-func requireBinaries(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	bin := filepath.Join(filepath.Dir(file), "..", "bin")
-	if _, err := local.CheckBinaries(bin); err != nil {
-		if os.Getenv("CHURN_REQUIRE_BINARIES") == "1" {
-			t.Fatalf("CHURN_REQUIRE_BINARIES=1: %v", err)
-		}
-		t.Skipf("skipping: control-plane binaries not built: %v (set CHURN_REQUIRE_BINARIES=1 to fail instead)", err)
-	}
-	return bin
-}
 
 type logWriter struct{ t *testing.T }
 
@@ -50,7 +34,7 @@ func TestIntegrationSmokeOnLocalControlPlane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping the local control-plane test in -short mode")
 	}
-	bin := requireBinaries(t)
+	bin := testenv.RequireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	logger := zaptest.NewLogger(t)

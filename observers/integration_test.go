@@ -1,7 +1,6 @@
 package observers
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/churn-dev/churn/internal/testenv"
 
 	"go.uber.org/zap/zaptest"
 	appsv1 "k8s.io/api/apps/v1"
@@ -52,29 +53,6 @@ func (p *localPlane) Processes() []Process {
 
 func (p *localPlane) Events() <-chan ProcessEvent { return p.events }
 
-func binDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if f, err := os.Open(filepath.Join(dir, "go.mod")); err == nil {
-			sc := bufio.NewScanner(f)
-			sc.Scan()
-			f.Close()
-			if strings.TrimSpace(strings.TrimPrefix(sc.Text(), "module")) == "github.com/churn-dev/churn" {
-				return filepath.Join(dir, "bin")
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no churn go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
 // TestIntegrationObserversOnLocalControlPlane runs every observer against a
 // real kube-apiserver v1.37.2 with a small churn and a killed API server,
 // and checks the metric families churn reads really exist there.
@@ -83,7 +61,7 @@ func TestIntegrationObserversOnLocalControlPlane(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test skipped in -short mode")
 	}
-	bin := binDir(t)
+	bin := testenv.RequireBinaries(t)
 	if _, err := local.CheckBinaries(bin); err != nil {
 		if os.Getenv("CHURN_REQUIRE_BINARIES") == "1" {
 			t.Fatalf("CHURN_REQUIRE_BINARIES=1: %v", err)
