@@ -32,6 +32,7 @@ type page struct {
 	Pods      *observers.PodStartupSummary
 	API       *observers.APIServerSummary
 	Churn     *churnStats
+	Mesh      []meshRow
 	Problems  []string
 	Version   string
 	Generated string
@@ -96,6 +97,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	p.Keys = d.keyRows(25)
 	p.Probes = d.probeRows()
 	p.Churn = churnStatsOf(r.Churn)
+	p.Mesh = meshRows(r.MeshStats)
 	if err := pageTemplate.Execute(w, p); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}

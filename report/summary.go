@@ -88,6 +88,9 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 		}
 		b.WriteString("\n")
 	}
+	if err := writeMeshTable(&b, r.MeshStats); err != nil {
+		return err
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(&b, "error: %s\n", e)
 	}

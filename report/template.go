@@ -135,8 +135,9 @@ ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515;
 </ul>{{end}}
 
 {{with .R.MeshStats}}<h2>Mesh: {{.Name}}</h2>
-<table><tr><th>component</th><th class="num">replicas</th></tr>
-{{range .Components}}<tr><td>{{.Name}}</td><td class="num">{{.Replicas}}</td></tr>{{end}}
+<p class="small">Agents rolled out in {{secs .RolloutSeconds}}.{{range .Notes}} {{.}}.{{end}}</p>{{end}}
+{{with .Mesh}}<table><tr><th>component</th><th class="num">replicas</th><th class="num">events</th><th class="num">received</th><th class="num">lists</th><th class="num">re-lists</th><th class="num">watch restarts</th><th class="num">429s</th><th class="num">errors</th><th class="num">lag p50</th><th class="num">lag p99</th><th>writes</th></tr>
+{{range .}}<tr><td>{{.Name}}</td><td class="num">{{.Replicas}}</td><td class="num">{{.Events}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.Lists}}</td><td class="num">{{.Relists}}</td><td class="num">{{.Restarts}}</td><td class="num">{{.Throttled}}</td><td class="num">{{.Errors}}</td><td class="num">{{.LagP50}}</td><td class="num">{{.LagP99}}</td><td>{{.Writes}}</td></tr>{{end}}
 </table>{{end}}
 
 <p class="small">churn {{.Version}} · report generated {{.Generated}} · self-contained: no scripts, no network.</p>

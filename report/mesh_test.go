@@ -1,0 +1,37 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/churn-dev/churn/results"
+)
+
+func TestMeshTableInSummaryAndReport(t *testing.T) {
+	r := &results.Result{SchemaVersion: results.SchemaVersion, RunID: "r", Mesh: "cilium",
+		MeshStats: &results.MeshSummary{Name: "cilium", RolloutSeconds: 10, Components: []results.ComponentSummary{{
+			Name: "cilium-agent", Replicas: 200, EventsReceived: 459590, BytesReceived: 4091598031,
+			Lists: 2800, Relists: 3, WatchRestarts: 2858, Throttled429: 406,
+			Writes: map[string]int64{"create ciliumnodes": 200, "create ciliumendpoints": 9000},
+			LagP50: 0.86, LagP99: 1.22,
+		}}}}
+	var sum bytes.Buffer
+	if err := Summary(&sum, r, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Mesh cilium", "cilium-agent", "459590", "3.81GiB", "406", "9000 create ciliumendpoints, 200 create ciliumnodes"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+	var page bytes.Buffer
+	if err := WriteHTML(&page, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Mesh: cilium", "<td>cilium-agent</td>", ">2800<", ">406<"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
