@@ -313,3 +313,13 @@ func TestRampTimeoutScalesWithSize(t *testing.T) {
 		t.Errorf("explicit: %v", got)
 	}
 }
+
+// mesh.istiod: real is reserved: refused, never silently emulated.
+func TestRealIstiodIsRefused(t *testing.T) {
+	p := Defaults()
+	p.Mesh.Name, p.Mesh.Istiod = MeshIstioAmbient, IstiodReal
+	err := p.Validate()
+	if err == nil || !strings.Contains(err.Error(), "mesh.istiod") {
+		t.Fatalf("Validate() = %v, want an error naming mesh.istiod", err)
+	}
+}

@@ -166,7 +166,12 @@ func (p Profile) validateMesh(path *field.Path) field.ErrorList {
 	if !meshNames.Has(p.Mesh.Name) {
 		errs = append(errs, field.NotSupported(path.Child("name"), p.Mesh.Name, sets.List(meshNames)))
 	}
-	if !istiodModes.Has(p.Mesh.Istiod) {
+	switch {
+	case p.Mesh.Istiod == IstiodReal:
+		// Reserved for running pilot-discovery itself; refused rather than
+		// silently running the emulation instead.
+		errs = append(errs, field.Invalid(path.Child("istiod"), p.Mesh.Istiod, "the real istiod is not supported yet; use emulated"))
+	case !istiodModes.Has(p.Mesh.Istiod):
 		errs = append(errs, field.NotSupported(path.Child("istiod"), p.Mesh.Istiod, sets.List(istiodModes)))
 	}
 	if p.Mesh.AgentRolloutPerSecond < 0 {
