@@ -34,7 +34,7 @@ type clusterFlags struct {
 
 func (f *clusterFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.dir, "dir", defaultClusterDir, "directory holding the local cluster's state, certificates, logs and data")
-	cmd.Flags().StringVar(&f.binDir, "bin-dir", defaultBinDir, "directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (built by `make controlplane`)")
+	cmd.Flags().StringVar(&f.binDir, "bin-dir", defaultBinDir, "directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok (built by make controlplane)")
 }
 
 func newUpCommand(logger *zap.Logger) *cobra.Command {

@@ -109,7 +109,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&profileName, "profile", "smoke", "built-in profile name (see `churn profiles`) or a profile YAML file")
+	f.StringVar(&profileName, "profile", "smoke", "built-in profile name (see: churn profiles) or a profile YAML file")
 	f.DurationVar(&duration, "duration", 0, "override the churn phase duration")
 	f.IntVar(&nodes, "nodes", 0, "override the number of fake nodes")
 	f.Int64Var(&seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
@@ -121,7 +121,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a --kubeconfig whose API server is not on loopback")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the local control plane (in --dir) and the run's objects after the run")
 	f.StringVar(&opts.ClusterDir, "dir", "", "local cluster directory (default .churn/runs/<run-id>, or "+defaultClusterDir+" with --keep)")
-	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir, "directory with the control-plane binaries (built by `make controlplane`)")
+	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir, "directory with the control-plane binaries (built by make controlplane)")
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
