@@ -182,10 +182,12 @@ func TestWorstWindowSlides(t *testing.T) {
 	}
 	s := o.summary([]results.Phase{{Name: ChurnPhase, Start: t0, End: t0.Add(12 * time.Minute)}})
 	patch := findKey(t, s.Keys, "PATCH", "deployments")
-	// Worst window: the first two minutes, 100 fast + 100 slow: rank 198 of
-	// 200 lies in (0.5, 1] with 100 below: 0.5 + 0.5*98/100 = 0.99.
-	if !near(patch.P99, 0.99) || !patch.WindowStart.Equal(t0) || !patch.WindowEnd.Equal(t0.Add(2*time.Minute)) {
-		t.Errorf("worst window p99 %v %s..%s, want 0.99 over the first two minutes", patch.P99, patch.WindowStart, patch.WindowEnd)
+	// Only whole 5-minute windows are judged. Worst: the first, minutes
+	// 0..5, 400 fast + 100 slow: rank 495 of 500 lies in (0.5, 1] with 400
+	// below: 0.5 + 0.5*95/100 = 0.975. The growing 2-minute window (p99
+	// 0.99) is not judged.
+	if !near(patch.P99, 0.975) || !patch.WindowStart.Equal(t0) || !patch.WindowEnd.Equal(t0.Add(5*time.Minute)) {
+		t.Errorf("worst window p99 %v %s..%s, want 0.975 over the first five minutes", patch.P99, patch.WindowStart, patch.WindowEnd)
 	}
 	mut := FindSeries(s.Series, SeriesMutatingP99)
 	last := mut.Points[len(mut.Points)-1]

@@ -191,7 +191,7 @@ func worstPerKey(st *histStore, a, b int, onlyCategorised bool) []KeyLatency {
 			counts[d.id] += float64(d.counts[len(d.counts)-1])
 		}
 	}
-	st.slide(a, b, sloWindow, func(_ int, start, end time.Time, sums map[int32][]float64) {
+	st.slide(a, b, sloWindow, true, func(_ int, start, end time.Time, sums map[int32][]float64) {
 		for id, cum := range sums {
 			k := st.keys[id]
 			cat := categoryOf(k)
@@ -310,7 +310,7 @@ func (o *apiServerMetrics) series(deltas []scalarStep) []Series {
 	etcd := Series{Name: SeriesEtcdP99, Unit: UnitSeconds}
 	n := len(o.requests.steps)
 	if n > 1 {
-		o.requests.slide(1, n-1, sloWindow, func(_ int, _, end time.Time, sums map[int32][]float64) {
+		o.requests.slide(1, n-1, sloWindow, false, func(_ int, _, end time.Time, sums map[int32][]float64) {
 			worst := map[string]float64{}
 			for id, cum := range sums {
 				c := categoryOf(o.requests.keys[id])
@@ -327,7 +327,7 @@ func (o *apiServerMetrics) series(deltas []scalarStep) []Series {
 		})
 	}
 	if m := len(o.etcd.steps); m > 1 {
-		o.etcd.slide(1, m-1, sloWindow, func(_ int, _, end time.Time, sums map[int32][]float64) {
+		o.etcd.slide(1, m-1, sloWindow, false, func(_ int, _, end time.Time, sums map[int32][]float64) {
 			for id, cum := range sums {
 				if p := histogramQuantile(0.99, o.etcd.bounds[id], cum); !math.IsNaN(p) {
 					etcd.Points = append(etcd.Points, Point{T: end, V: p})

@@ -105,10 +105,17 @@ type windowVisit func(j int, start, end time.Time, sums map[int32][]float64)
 
 // slide walks windows of length w ending at each step in [a, b]; steps
 // before a never enter a window. Window k includes step i when
-// T_i > T_k - w.
-func (s *histStore) slide(a, b int, w time.Duration, visit windowVisit) {
+// T_i > T_k - w. With wholeOnly, the windows shorter than w at the start of
+// the span are skipped (a span shorter than w is visited once, whole).
+func (s *histStore) slide(a, b int, w time.Duration, wholeOnly bool, visit windowVisit) {
 	sums := map[int32][]float64{}
 	l := a
+	spanStart := s.steps[a].T
+	if a > 0 {
+		spanStart = s.steps[a-1].T
+	}
+	last := min(b, len(s.steps)-1)
+	visitedWhole := false
 	for j := a; j <= b && j < len(s.steps); j++ {
 		for _, d := range s.steps[j].deltas {
 			acc := sums[d.id]
@@ -146,6 +153,15 @@ func (s *histStore) slide(a, b int, w time.Duration, visit windowVisit) {
 		if l > 0 {
 			start = s.steps[l-1].T
 		}
+		// Only whole windows are judged, as quantile_over_time over w
+		// would: the growing windows at the start of the span hold a few
+		// seconds of requests, whose p99 is noise. A span shorter than w
+		// is judged once, as a whole.
+		short := wholeOnly && s.steps[j].T.Sub(spanStart) < w
+		if short && (j < last || visitedWhole) {
+			continue
+		}
+		visitedWhole = visitedWhole || s.steps[j].T.Sub(spanStart) >= w
 		visit(j, start, s.steps[j].T, sums)
 	}
 }
