@@ -4,6 +4,10 @@
 #   make run          build what is missing, then run PROFILE (default smoke)
 #   make test         build everything, then run unit and integration tests
 #   make bench        Go benchmarks of the hot paths
+#   make bench-ramp   setup pods/s and warm-start time of PROFILE, medians
+#   make controlplane K8S_VERSION=v1.36.3
+#                     also build another pinned Kubernetes release into
+#                     bin/k8s/<version>/ (for churn run --kubernetes-version)
 #
 # The control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok) is built from the separate module in
@@ -21,15 +25,31 @@ CP_DIR   := deploy/controlplane
 CP_DEPS  := $(CP_DIR)/go.mod $(CP_DIR)/go.sum $(wildcard $(CP_DIR)/cmd/*/*.go)
 # Stamp the Kubernetes binaries with their release, as the upstream build
 # does, so /version and the results report v1.x.y rather than v0.0.0-master.
-K8S_VERSION := $(shell awk '$$1=="k8s.io/kubernetes"{print $$2}' $(CP_DIR)/go.mod)
-K8S_MINOR   := $(word 2,$(subst ., ,$(K8S_VERSION)))
-K8S_LDFLAGS := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
-               -X k8s.io/component-base/version.gitMajor=1 \
-               -X k8s.io/component-base/version.gitMinor=$(K8S_MINOR) \
-               -X k8s.io/component-base/version.gitTreeState=clean
-CP_BINS  := $(BIN)/etcd $(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler $(BIN)/kwok
+k8s_ldflags = -X k8s.io/component-base/version.gitVersion=$(1) \
+              -X k8s.io/component-base/version.gitMajor=1 \
+              -X k8s.io/component-base/version.gitMinor=$(word 2,$(subst ., ,$(1))) \
+              -X k8s.io/component-base/version.gitTreeState=clean
+DEFAULT_K8S := $(shell awk '$$1=="k8s.io/kubernetes"{print $$2}' $(CP_DIR)/go.mod)
+K8S_BINS    := kube-apiserver kube-controller-manager kube-scheduler
+CP_BINS  := $(BIN)/etcd $(addprefix $(BIN)/,$(K8S_BINS)) $(BIN)/kwok
 
-.PHONY: all churn controlplane run test unit bench vet clean
+# K8S_VERSION=vX.Y.Z builds a further release pinned by
+# hack/add-k8s-release.sh in deploy/controlplane/releases/<version>.
+K8S_VERSION ?= $(DEFAULT_K8S)
+ifneq ($(K8S_VERSION),$(DEFAULT_K8S))
+REL_DIR  := $(CP_DIR)/releases/$(K8S_VERSION)
+ifeq ($(wildcard $(REL_DIR)/go.mod),)
+$(error Kubernetes $(K8S_VERSION) is not pinned here: no $(REL_DIR)/go.mod; pin it with hack/add-k8s-release.sh $(K8S_VERSION) (pinned: $(DEFAULT_K8S) $(notdir $(wildcard $(CP_DIR)/releases/v*))))
+endif
+REL_BINS := $(addprefix $(BIN)/k8s/$(K8S_VERSION)/,$(K8S_BINS))
+CP_BINS  += $(REL_BINS)
+$(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
+	@mkdir -p $(dir $@)
+	@echo "building $(notdir $@) $(K8S_VERSION) (pinned in $(REL_DIR)/go.mod; several minutes when cold)"
+	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+endif
+
+.PHONY: all churn controlplane run test unit bench bench-ramp image vet clean
 
 all: churn controlplane
 
@@ -44,10 +64,10 @@ $(BIN)/etcd: $(CP_DEPS)
 	@echo "building etcd (pinned in $(CP_DIR)/go.mod)"
 	cd $(CP_DIR) && $(GO) build -o $(BIN)/etcd ./cmd/etcd
 
-$(BIN)/kube-apiserver $(BIN)/kube-controller-manager $(BIN)/kube-scheduler: $(CP_DEPS)
+$(addprefix $(BIN)/,$(K8S_BINS)): $(CP_DEPS)
 	@mkdir -p $(BIN)
-	@echo "building $(notdir $@) (k8s.io/kubernetes, pinned in $(CP_DIR)/go.mod; several minutes when cold)"
-	cd $(CP_DIR) && $(GO) build -ldflags "$(K8S_LDFLAGS)" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
+	@echo "building $(notdir $@) $(DEFAULT_K8S) (pinned in $(CP_DIR)/go.mod; several minutes when cold)"
+	cd $(CP_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(DEFAULT_K8S))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
 $(BIN)/kwok: $(CP_DEPS)
 	@mkdir -p $(BIN)
@@ -76,6 +96,18 @@ bench:
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(BIN)/bench.txt
 	$(GO) run ./agents/cmd/meshmem -agents 1000 -max-rss-mb 300
+
+# PROFILE's setup RUNS times (pods/s over the ramp, setup time), then RUNS
+# warm starts from a snapshot of it; prints the medians.
+RUNS ?= 3
+bench-ramp: all
+	CHURN=$(BIN)/churn BIN_DIR=$(BIN) ./hack/bench-ramp.sh $(PROFILE) $(RUNS)
+
+# The in-cluster image (deploy/job, deploy/agents): a static churn on
+# distroless/nonroot. Needs docker and a registry; nothing else uses it.
+IMAGE ?= ghcr.io/churn-dev/churn:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean:
 	rm -rf $(BIN)

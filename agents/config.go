@@ -3,6 +3,7 @@ package agents
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -17,6 +18,8 @@ const (
 	DefaultIdentityHeartbeatTimeout = 30 * time.Minute
 	DefaultEndpointGCInterval       = 5 * time.Minute
 	DefaultEndpointSyncInterval     = 10 * time.Second
+	DefaultShardServiceAccount      = "churn/churn-agents"
+	DefaultShardReportTimeout       = 30 * time.Second
 )
 
 // Config is what Start needs.
@@ -57,6 +60,19 @@ type Config struct {
 	// SkipSetup leaves CRDs, RBAC, the mesh namespace and policies to the
 	// caller (tests, or a cluster prepared beforehand).
 	SkipSetup bool
+
+	// Components selects what Start runs (default all; see Components).
+	Components Components
+	// ShardServiceAccount ("namespace/name") is the identity of the churn
+	// agents shards a ComponentsCentral run grants impersonation of its
+	// per-node accounts (default DefaultShardServiceAccount).
+	ShardServiceAccount string
+	// ShardReportTimeout bounds how long Stop waits for the shards' final
+	// counters (default 30 s).
+	ShardReportTimeout time.Duration
+	// StandIns maps a component name to a real process that runs instead
+	// of its emulated replicas (see StandIn).
+	StandIns map[string]StandIn
 }
 
 func (c *Config) setDefaults() {
@@ -81,6 +97,12 @@ func (c *Config) setDefaults() {
 	if c.EndpointSyncInterval <= 0 {
 		c.EndpointSyncInterval = DefaultEndpointSyncInterval
 	}
+	if c.ShardServiceAccount == "" {
+		c.ShardServiceAccount = DefaultShardServiceAccount
+	}
+	if c.ShardReportTimeout <= 0 {
+		c.ShardReportTimeout = DefaultShardReportTimeout
+	}
 }
 
 func (c *Config) validate() error {
@@ -94,8 +116,16 @@ func (c *Config) validate() error {
 	if len(c.RunLabels) == 0 {
 		errs = append(errs, errors.New("agents: RunLabels are required (they scope every write and the teardown)"))
 	}
-	if _, err := Spec(c.Mesh); err != nil {
+	if spec, err := Spec(c.Mesh); err != nil {
 		errs = append(errs, fmt.Errorf("agents: %w", err))
+	} else {
+		errs = append(errs, c.validateStandIns(spec))
+	}
+	if !c.Components.valid() {
+		errs = append(errs, fmt.Errorf("agents: unknown Components %q", c.Components))
+	}
+	if ns, name, ok := strings.Cut(c.ShardServiceAccount, "/"); !ok || ns == "" || name == "" {
+		errs = append(errs, fmt.Errorf("agents: ShardServiceAccount %q: want namespace/name", c.ShardServiceAccount))
 	}
 	return errors.Join(errs...)
 }

@@ -23,4 +23,11 @@
 // bound by a run-labelled ClusterRole to exactly what it calls. Without
 // impersonation an admin credential would be exempt from APF and the 429s
 // of an overloaded server could never reach the emulated agents.
+//
+// Sharding: Config.Components splits a mesh between processes. A run with
+// ComponentsCentral does the setup and runs the replicated components, and
+// announces its per-node agents; ServeShard, in each of N processes (churn
+// agents --shard i/N, a StatefulSet), runs the agents of its share of the
+// run's nodes (Shard.Select) with ComponentsPerNode and reports their
+// counters back (external.go describes the protocol).
 package agents

@@ -360,8 +360,10 @@ func testIstioFidelity(ctx context.Context, t *testing.T, c *cluster) {
 		return true
 	})
 	want := map[string]float64{
-		"pods": 3, "namespaces": 2, "services": 1, "nodes": 1, "endpointslices": 1, "secrets": 1, "configmaps": 1,
-		"customresourcedefinitions": 1,
+		"pods": 3, "namespaces": 2, "services": 1, "nodes": 1, "endpointslices": 1, "secrets": 1, "configmaps": 3,
+		"customresourcedefinitions": 1, "serviceaccounts": 1, "deployments": 1, "horizontalpodautoscalers": 1,
+		"poddisruptionbudgets": 1, "ingresses": 1, "ingressclasses": 1, "mutatingwebhookconfigurations": 1,
+		"validatingwebhookconfigurations": 2,
 	}
 	for _, set := range []string{crds.SetIstio, crds.SetGatewayAPI} {
 		kinds, _ := crds.Kinds(set)

@@ -94,7 +94,7 @@ func (e *elector) path(name string) string {
 func (e *elector) tryAcquireOrRenew(ctx context.Context) bool {
 	now := e.clock().Now()
 	c := e.r.client()
-	if e.leader.Load() && e.valid(now) {
+	if e.leader.Load() && e.valid(now) && !e.spec.GetBeforeRenew {
 		if e.put(ctx, c, now, e.acquireTime, e.transitions) {
 			return true
 		}

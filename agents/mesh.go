@@ -31,6 +31,10 @@ type Mesh struct {
 	systemNamespace string
 	components      []*component
 	crdsCreated     []string
+	// external is the shards' side of a ComponentsCentral mesh.
+	external *externalAgents
+	// standIns are the started real processes replacing components.
+	standIns []StandIn
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -67,6 +71,9 @@ func Start(ctx context.Context, cfg Config) (*Mesh, error) {
 		return nil, err
 	}
 	for _, cs := range spec.Components {
+		if !cfg.Components.runs(cs) || cfg.standsIn(cs) {
+			continue
+		}
 		c, err := m.newComponent(cs, unserved)
 		if err != nil {
 			return nil, err
@@ -75,7 +82,16 @@ func Start(ctx context.Context, cfg Config) (*Mesh, error) {
 	}
 	// The mesh outlives Start's context: Stop ends it.
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if cfg.Components == ComponentsCentral {
+		if err := m.announce(ctx); err != nil {
+			return nil, err
+		}
+	}
 	m.startReplicas()
+	if err := m.startStandIns(ctx); err != nil {
+		_, _ = m.Stop(ctx)
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -83,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Mesh, error) {
 // cluster does not serve at the version the emulation watches.
 func (m *Mesh) setup(ctx context.Context) (map[string]bool, error) {
 	unserved := map[string]bool{}
-	if m.cfg.SkipSetup {
+	if !m.cfg.setsUp() {
 		return unserved, nil
 	}
 	kc, err := kubernetes.NewForConfig(m.cfg.RESTConfig)
@@ -173,6 +189,9 @@ func (m *Mesh) startReplicas() {
 	go func() {
 		defer m.wg.Done()
 		defer close(m.rolloutDone)
+		if len(perNode) == 0 {
+			return
+		}
 		start := m.clock.Now()
 		interval := time.Duration(float64(time.Second) / m.cfg.RolloutPerSecond)
 		for i, node := range m.cfg.Nodes {
@@ -227,6 +246,11 @@ func (m *Mesh) Stop(ctx context.Context) (*results.MeshSummary, error) {
 	if m.cancel == nil {
 		return m.summary(), nil
 	}
+	if m.external != nil {
+		// First, so the shards stop alongside the central components.
+		m.external.markStopping(ctx)
+	}
+	standInErr := m.stopStandIns(ctx)
 	m.cancel()
 	done := make(chan struct{})
 	go func() {
@@ -244,5 +268,8 @@ func (m *Mesh) Stop(ctx context.Context) (*results.MeshSummary, error) {
 			c.mux.Close()
 		}
 	}
-	return m.summary(), nil
+	if m.external != nil {
+		m.external.collect(ctx)
+	}
+	return m.summary(), standInErr
 }

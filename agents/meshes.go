@@ -82,10 +82,34 @@ func istioAmbient() *MeshSpec {
 				w.FieldSelector, w.Feed = "metadata.name="+rootCertConfigMap, feedRootCertMaps
 			}),
 			{Client: "kube", Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions", MetadataOnly: true},
+			// Measured on the real istiod (agents/realistiod fidelity test):
+			// every ConfigMap, the CRL ConfigMaps, and the kinds of its
+			// gateway deployment, ingress and webhook controllers.
+			core("", "v1", "configmaps"),
+			core("", "v1", "configmaps").with(func(w *WatchDef) { w.FieldSelector = "metadata.name=istio-ca-crl" }),
+			core("", "v1", "serviceaccounts"),
+			core("apps", "v1", "deployments"),
+			core("autoscaling", "v2", "horizontalpodautoscalers"),
+			core("policy", "v1", "poddisruptionbudgets"),
+			core("networking.k8s.io", "v1", "ingresses"),
+			core("networking.k8s.io", "v1", "ingressclasses"),
+			core("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"),
+			core("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations").with(func(w *WatchDef) {
+				w.LabelSelector = "istio.io/rev=default"
+			}),
+			core("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations").with(func(w *WatchDef) {
+				w.FieldSelector = "metadata.name=istiod-default-validator"
+			}),
 		},
 		Writes: []Rule{
 			{Group: "", Resources: []string{"configmaps"}, Verbs: []string{"create", "update", "get"}},
 			{Group: "coordination.k8s.io", Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+			// What the real istiod (--istiod real) writes beyond the
+			// emulation, so it runs under the same account: its CA secret,
+			// the default GatewayClasses and their status.
+			{Group: "", Resources: []string{"secrets"}, Verbs: []string{"get", "create", "update"}},
+			{Group: "gateway.networking.k8s.io", Resources: []string{"gatewayclasses"}, Verbs: []string{"create", "update", "patch"}},
+			{Group: "gateway.networking.k8s.io", Resources: []string{"gatewayclasses/status"}, Verbs: []string{"update", "patch"}},
 		},
 	}
 	for _, set := range []string{crds.SetIstio, crds.SetGatewayAPI} {
@@ -94,14 +118,17 @@ func istioAmbient() *MeshSpec {
 			istiod.Watches = append(istiod.Watches, custom(k.Group, k.Resource, set))
 		}
 	}
-	// istiod runs several leader elections (namespace controller, status
-	// writers, gateway deployment...), 30 s leases retried every 7.5 s.
+	// istiod runs six leader elections, 30 s leases retried every 7.5 s,
+	// renewed with GET then PUT (istio's fork of the elector), as measured
+	// on the real one. It holds istio-leader, istio-namespace-controller-
+	// election and istio-ip-autoallocate on ConfigMap locks, which the
+	// emulation holds on Leases (same requests, another resource).
 	for _, name := range []string{
-		"istio-leader", "istio-namespace-controller-election", "istio-gateway-status-leader",
-		"istio-gateway-deployment-default", "istio-status-leader", "istio-validation-controller-election",
+		"istio-leader", "istio-namespace-controller-election", "istio-ip-autoallocate",
+		"istio-status-leader", "istio-gateway-status-leader-default", "istio-gateway-deployment-default",
 	} {
 		istiod.Leases = append(istiod.Leases, LeaseSpec{Name: name, LeaseDuration: 30 * time.Second,
-			RenewDeadline: 15 * time.Second, RetryPeriod: 7500 * time.Millisecond,
+			RenewDeadline: 15 * time.Second, RetryPeriod: 7500 * time.Millisecond, GetBeforeRenew: true,
 			Gates: name == "istio-namespace-controller-election"})
 	}
 

@@ -114,4 +114,7 @@ type LeaseSpec struct {
 	RetryPeriod   time.Duration
 	// Gates says the component's periodic work runs only while it leads.
 	Gates bool
+	// GetBeforeRenew renews with GET then PUT every time, as istio's fork
+	// of the elector does, instead of client-go's optimistic PUT.
+	GetBeforeRenew bool
 }

@@ -32,6 +32,9 @@ func (m *Mesh) summary() *results.MeshSummary {
 	for _, c := range m.components {
 		s.Components = append(s.Components, c.summary())
 	}
+	if m.external != nil {
+		m.external.addTo(s)
+	}
 	if len(m.components) > 0 {
 		s.Notes = append(s.Notes,
 			"replicas of one component share one HTTP/2 transport (the API server sees the same requests over fewer connections)",

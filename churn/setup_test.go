@@ -60,9 +60,9 @@ func TestSetupCreatesExactlyTheWorkloadWithLabels(t *testing.T) {
 		if tpl.Labels[LabelApp] != d.Name || tpl.Labels[LabelRun] != testRunID || d.Spec.Selector.MatchLabels[LabelApp] != d.Name {
 			t.Errorf("%s: pod labels %v selector %v", ref, tpl.Labels, d.Spec.Selector.MatchLabels)
 		}
-		if tpl.Spec.NodeSelector["type"] != "kwok" || len(tpl.Spec.Tolerations) != 1 ||
+		if tpl.Spec.NodeSelector["type"] != "kwok" || tpl.Spec.NodeSelector[LabelRun] != testRunID || len(tpl.Spec.Tolerations) != 1 ||
 			tpl.Spec.Tolerations[0].Key != "kwok.x-k8s.io/node" || tpl.Spec.Tolerations[0].Effect != corev1.TaintEffectNoSchedule {
-			t.Errorf("%s does not target KWOK nodes: %+v %+v", ref, tpl.Spec.NodeSelector, tpl.Spec.Tolerations)
+			t.Errorf("%s does not target the run's KWOK nodes only: %+v %+v", ref, tpl.Spec.NodeSelector, tpl.Spec.Tolerations)
 		}
 		if c := tpl.Spec.Containers[0]; c.Image != "registry.k8s.io/pause:3.10" || c.Resources.Requests.Cpu().String() != "10m" {
 			t.Errorf("%s container %+v", ref, c)

@@ -131,9 +131,11 @@ func (w workload) deploymentObject(namespace, name string) *appsv1.Deployment {
 							corev1.ResourceMemory: resource.MustParse(podMemoryRequest),
 						}},
 					}},
-					// Only fake nodes: on a shared cluster the workload must
-					// never land on a real node.
-					NodeSelector: fakenodes.NodeSelector(),
+					// Only this run's fake nodes: on a shared cluster the
+					// workload must never land on a real node, nor on fake
+					// nodes of another run or of `churn up`, which no agent
+					// of this run watches.
+					NodeSelector: w.nodeSelector(),
 					Tolerations:  []corev1.Toleration{fakenodes.Toleration()},
 					// Fake pods have nothing to shut down and no use for a
 					// token; mounting one would add a TokenRequest per pod,
@@ -144,4 +146,11 @@ func (w workload) deploymentObject(namespace, name string) *appsv1.Deployment {
 			},
 		},
 	}
+}
+
+// nodeSelector pins pods to fake nodes that carry this run's label.
+func (w workload) nodeSelector() map[string]string {
+	sel := fakenodes.NodeSelector()
+	sel[LabelRun] = w.runID
+	return sel
 }

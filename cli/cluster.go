@@ -17,6 +17,7 @@ import (
 
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/fakenodes"
+	"github.com/churn-dev/churn/version"
 )
 
 // Default locations, relative to the working directory, so that a checkout
@@ -84,6 +85,7 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 	cmd.Flags().IntVar(&nodes, "nodes", 5, fmt.Sprintf("number of KWOK fake nodes (1-%d)", maxNodes))
 	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one)")
 	cmd.Flags().IntVar(&opts.Ports.Etcd, "etcd-port", 0, "etcd client port (0 = pick a free one)")
+	cmd.Flags().StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "start this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
 	return cmd
 }
 

@@ -5,13 +5,16 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"go.uber.org/zap"
 
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
 )
 
-const compareLong = `Compare two runs' results: the pre-upgrade gate.
+const compareLong = `Compare runs side by side.
+
+With two directories: the pre-upgrade gate.
 
 BASE_DIR and CANDIDATE_DIR are run output directories (or their
 results.json files), e.g. the same profile run on the current Kubernetes
@@ -21,7 +24,17 @@ an SLO, or when a figure got worse than the base by more than
 --max-regression and by more than its noise floor; 0 otherwise.
 
 Comparisons are only meaningful on identical churn: runs with another
-profile, seed or churn plan are compared, with a warning.`
+profile, seed or churn plan are compared, with a warning.
+
+With --profile: run arms side by side, each on a fresh local control plane
+with the same profile and seed (so the same churn sequence), changing one
+thing per arm: the mesh (--mesh istio-ambient,cilium) or the Kubernetes
+release (--kubernetes-version v1.36.3,v1.37.2). Each arm writes its own
+results and report under --out; comparison.html and comparison.json hold
+the arms side by side: SLO verdicts, API server latency, errors, CPU and
+memory on shared axes, watch load, re-lists, propagation delay and churn's
+own cost, with the findings in plain words. Exit status: 2 when an arm
+breached an SLO, 1 when an arm could not run, 130 when interrupted, else 0.`
 
 // RegressionError reports that a candidate run failed the compare gate. It
 // maps to exit status 2, like an SLO breach.
@@ -47,14 +60,29 @@ func (e *RegressionError) Error() string {
 }
 
 // newCompareCommand builds "churn compare BASE_DIR CANDIDATE_DIR".
-func newCompareCommand() *cobra.Command {
+func newCompareCommand(logger *zap.Logger) *cobra.Command {
 	var maxRegression, format string
+	var arms armsFlags
 	cmd := &cobra.Command{
-		Use:   "compare BASE_DIR CANDIDATE_DIR",
-		Short: "Compare two runs and gate on SLO breaches and regressions",
+		Use:   "compare BASE_DIR CANDIDATE_DIR | compare --profile P --mesh A,B[,C]",
+		Short: "Gate a candidate run against a base run, or run arms side by side",
 		Long:  compareLong,
-		Args:  cobra.ExactArgs(2),
+		Example: `  churn compare churn-results/v1.37 churn-results/v1.38 --max-regression 10%
+  churn compare --profile 10k-pods --mesh istio-ambient,cilium
+  churn compare --profile smoke --kubernetes-version v1.36.3,v1.37.2`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("profile") {
+				if len(args) > 0 {
+					return fmt.Errorf("--profile runs new arms; it takes no run directories (got %d)", len(args))
+				}
+				return nil
+			}
+			return cobra.ExactArgs(2)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("profile") {
+				return runArms(cmd, &arms, logger)
+			}
 			tol, err := report.ParseTolerance(maxRegression)
 			if err != nil {
 				return fmt.Errorf("--max-regression: %w", err)
@@ -89,6 +117,7 @@ func newCompareCommand() *cobra.Command {
 	cmd.Flags().StringVar(&maxRegression, "max-regression", "10%",
 		`how much worse than the base a figure may get, as "10%" or "0.1"`)
 	cmd.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	registerArmsFlags(cmd, &arms)
 	return cmd
 }
 

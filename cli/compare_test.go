@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/churn-dev/churn/profiles"
@@ -54,7 +55,7 @@ func writeRuns(t *testing.T, base, cand *results.Result) (string, string) {
 // status as main does.
 func runCompare(t *testing.T, args ...string) (code int, stdout, stderr string, err error) {
 	t.Helper()
-	cmd := newCompareCommand()
+	cmd := newCompareCommand(zap.NewNop())
 	var out, errOut bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&errOut)

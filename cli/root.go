@@ -32,13 +32,15 @@ func NewRootCommand(logger *zap.Logger) *cobra.Command {
 	}
 	cmd.AddCommand(
 		newRunCommand(logger),
+		newAgentsCommand(logger),
 		newProfilesCommand(),
 		newReportCommand(),
-		newCompareCommand(),
+		newCompareCommand(logger),
 		newUpCommand(logger),
 		newDownCommand(logger),
 		newStatusCommand(),
 		newVersionCommand(),
+		newSnapshotCommand(logger),
 	)
 	return cmd
 }

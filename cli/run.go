@@ -7,11 +7,13 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/observers"
-	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/runner"
 	"github.com/churn-dev/churn/selfmetrics"
+	"github.com/churn-dev/churn/snapshot"
+	"github.com/churn-dev/churn/version"
 )
 
 const runLong = `Run a profile: start a local control plane (or use --kubeconfig), create
@@ -36,14 +38,11 @@ Exit status:
 
 func newRunCommand(logger *zap.Logger) *cobra.Command {
 	var (
-		profileName string
-		opts        runner.Options
-		duration    time.Duration
-		nodes       int
-		seed        int64
-		mesh        string
-		slos        []string
-		memLimit    string
+		wf       workloadFlags
+		opts     runner.Options
+		mesh     string
+		istiod   string
+		memLimit string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -55,30 +54,19 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
   churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			flags := cmd.Flags()
-			var o profiles.Overrides
-			if flags.Changed("duration") {
-				o.Duration = &duration
+			var meshOverride *string
+			if cmd.Flags().Changed("mesh") {
+				meshOverride = &mesh
 			}
-			if flags.Changed("nodes") {
-				o.Nodes = &nodes
-			}
-			if flags.Changed("seed") {
-				o.Seed = &seed
-			}
-			if flags.Changed("mesh") {
-				o.Mesh = &mesh
-			}
-			p, err := profiles.Resolve(profileName, o, observers.Known)
-			if err != nil {
-				return fmt.Errorf("--profile %s: %w", profileName, err)
-			}
-			overrides, err := observers.ParseSLOFlags(slos)
+			p, overrides, err := wf.resolve(cmd, meshOverride)
 			if err != nil {
 				return err
 			}
-			if err := observers.ValidateOverrides(runner.MergeSLOs(p.SLOs, overrides)); err != nil {
-				return err
+			if cmd.Flags().Changed("istiod") {
+				p.Mesh.Istiod = istiod
+				if err := p.ValidateWith(observers.Known); err != nil {
+					return fmt.Errorf("--istiod %s: %w", istiod, err)
+				}
 			}
 			if memLimit != "" {
 				n, err := parseBytes(memLimit)
@@ -87,7 +75,25 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 				}
 				opts.APIServerMemoryLimitBytes = n
 			}
+			if opts.KubernetesVersion != "" && (opts.Kubeconfig != "" || opts.InCluster) {
+				return fmt.Errorf("--kubernetes-version %s applies to the local control plane; a --kubeconfig or --in-cluster target runs the release it runs", opts.KubernetesVersion)
+			}
+			if opts.FromSnapshot != "" && opts.Kubeconfig != "" {
+				return fmt.Errorf("--from-snapshot %s restores a local control plane; it cannot be combined with --kubeconfig %s", opts.FromSnapshot, opts.Kubeconfig)
+			}
+			if opts.FromSnapshot != "" && opts.InCluster {
+				return fmt.Errorf("--from-snapshot %s restores a local control plane; it cannot be combined with --in-cluster", opts.FromSnapshot)
+			}
+			if _, err := agents.ComponentsFor(opts.Agents); err != nil {
+				return fmt.Errorf("--agents %s: %w", opts.Agents, err)
+			}
+			if err := runner.ValidateTarget(opts); err != nil {
+				return err
+			}
 			opts.Profile, opts.SLOOverrides = p, overrides
+			if err := runner.CheckRealIstiod(opts); err != nil {
+				return err
+			}
 			opts.Logger, opts.Progress = logger, cmd.OutOrStdout()
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir
@@ -109,19 +115,23 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&profileName, "profile", "smoke", "built-in profile name (see: churn profiles) or a profile YAML file")
-	f.DurationVar(&duration, "duration", 0, "override the churn phase duration")
-	f.IntVar(&nodes, "nodes", 0, "override the number of fake nodes")
-	f.Int64Var(&seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
+	wf.register(f, "smoke")
 	f.StringVar(&mesh, "mesh", "", "mesh to emulate: none, istio-ambient, cilium, cilium-ces")
-	f.StringArrayVar(&slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
+	f.StringVar(&istiod, "istiod", "", "with an istio mesh: emulated (default), or real to run bin/pilot-discovery (make istiod) in place of the emulated istiod")
+	f.StringVar(&opts.Agents, "agents", agents.AgentsInternal, "where the per-node mesh agents run: internal, or external (left to churn agents --shard i/N)")
 	f.StringVar(&opts.OutDir, "out", "", "results directory (default churn-results/<run-id>)")
 	f.StringVar(&opts.Kubeconfig, "kubeconfig", "", "run against this cluster instead of starting a local control plane")
 	f.StringVar(&opts.Context, "context", "", "kubeconfig context to use")
-	f.BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a --kubeconfig whose API server is not on loopback")
+	f.BoolVar(&opts.AllowRemote, "allow-remote", false, "allow a --kubeconfig whose API server is not on loopback, and --in-cluster")
+	f.BoolVar(&opts.InCluster, "in-cluster", false, "run against the cluster churn runs in as a pod (deploy/job), with its service account; needs --allow-remote")
+	f.StringVar(&opts.KWOK, "kwok", runner.KWOKExternal, "kwok controller for the fake nodes of a --kubeconfig or --in-cluster cluster: external (one runs there, e.g. kubectl apply -k deploy/kwok) or install (churn installs deploy/kwok for the run and removes it after)")
+	cmd.MarkFlagsMutuallyExclusive("in-cluster", "kubeconfig")
+	cmd.MarkFlagsMutuallyExclusive("in-cluster", "context")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the local control plane (in --dir) and the run's objects after the run")
 	f.StringVar(&opts.ClusterDir, "dir", "", "local cluster directory (default .churn/runs/<run-id>, or "+defaultClusterDir+" with --keep)")
 	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir, "directory with the control-plane binaries (built by make controlplane)")
+	f.StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "run the local control plane on this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
+	f.StringVar(&opts.FromSnapshot, "from-snapshot", "", "start from a setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path) instead of creating it; local only")
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/fakenodes"
 	"github.com/churn-dev/churn/internal/testenv"
+	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
 )
 
@@ -286,5 +288,53 @@ func TestIntegrationRunOnKubeconfigLeavesOthersUntouched(t *testing.T) {
 	nl, err := cs.CoreV1().Nodes().List(ctx, sel)
 	if err != nil || len(nl.Items) > 0 {
 		t.Errorf("run nodes left: %v %d", err, len(nl.Items))
+	}
+}
+
+// Two arms of the same smoke profile, with and without a mesh, each on its
+// own control plane: both run, and the side-by-side files hold both.
+func TestIntegrationCompareArms(t *testing.T) {
+	bin := testenv.RequireBinaries(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	code, stdout := runChurn(t, context.Background(), "compare", "--profile", "smoke", "--mesh", "none,istio-ambient",
+		"--duration", "20s", "--bin-dir", bin, "--out", out, "--dir", filepath.Join(dir, "clusters"))
+	if code != ExitOK && code != ExitSLOBreached {
+		t.Fatalf("exit %d, want 0 or 2", code)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, report.ArmsJSONFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c report.ArmsComparison
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	breached := false
+	for i, want := range []string{"none", "istio-ambient"} {
+		a := c.Arms[i]
+		if a.Name != want || a.Error != "" || a.Run.RunID == "" || a.Run.Mesh != want {
+			t.Errorf("arm %d: %+v, want %s with results", i, a, want)
+		}
+		r, err := results.Read(a.Dir)
+		if err != nil {
+			t.Fatalf("arm %s: %v", want, err)
+		}
+		if r.Churn == nil || r.Churn.Scale.Succeeded < 15 {
+			t.Errorf("arm %s churned %+v, want >= 15 scale actions", want, r.Churn)
+		}
+		breached = breached || !r.Verdict.Passed
+	}
+	if (code == ExitSLOBreached) != breached {
+		t.Errorf("exit %d but an arm breached: %v", code, breached)
+	}
+	if c.Arms[0].Run.Seed != c.Arms[1].Run.Seed || len(c.Warnings) > 0 {
+		t.Errorf("arms not like for like: seeds %d/%d, warnings %v", c.Arms[0].Run.Seed, c.Arms[1].Run.Seed, c.Warnings)
+	}
+	if !strings.Contains(stdout, "kube-apiserver CPU, whole run") || !strings.Contains(stdout, "ISTIO-AMBIENT") {
+		t.Errorf("no side-by-side table in the output")
+	}
+	if st, err := os.Stat(filepath.Join(out, report.ArmsHTMLFile)); err != nil || st.Size() == 0 {
+		t.Errorf("%s: %v", report.ArmsHTMLFile, err)
 	}
 }

@@ -91,7 +91,9 @@ type MeshSpec struct {
 	Name string `json:"name,omitempty"`
 	// AgentRolloutPerSecond paces per-node agent start-up like a DaemonSet.
 	AgentRolloutPerSecond float64 `json:"agentRolloutPerSecond,omitempty"`
-	// Istiod is "emulated" (default) or "real".
+	// Istiod is "emulated" (default) or "real": with an istio mesh, real
+	// runs pilot-discovery (bin/pilot-discovery, make istiod) in place of
+	// the emulated istiod; the per-node agents stay emulated.
 	Istiod string `json:"istiod,omitempty"`
 }
 

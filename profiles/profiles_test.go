@@ -314,12 +314,24 @@ func TestRampTimeoutScalesWithSize(t *testing.T) {
 	}
 }
 
-// mesh.istiod: real is reserved: refused, never silently emulated.
-func TestRealIstiodIsRefused(t *testing.T) {
+// mesh.istiod: real runs with an istio mesh and is refused with any other,
+// never silently ignored.
+func TestRealIstiodNeedsAnIstioMesh(t *testing.T) {
 	p := Defaults()
+	p.Name = "real-istiod"
 	p.Mesh.Name, p.Mesh.Istiod = MeshIstioAmbient, IstiodReal
-	err := p.Validate()
-	if err == nil || !strings.Contains(err.Error(), "mesh.istiod") {
-		t.Fatalf("Validate() = %v, want an error naming mesh.istiod", err)
+	if err := p.Validate(); err != nil {
+		t.Fatalf("istio-ambient with the real istiod: Validate() = %v", err)
+	}
+	for _, mesh := range []string{MeshNone, MeshCilium, MeshCiliumCES} {
+		p.Mesh.Name = mesh
+		err := p.Validate()
+		if err == nil || !strings.Contains(err.Error(), "mesh.istiod") || !strings.Contains(err.Error(), mesh) {
+			t.Errorf("mesh %s with the real istiod: Validate() = %v, want an error naming mesh.istiod and the mesh", mesh, err)
+		}
+	}
+	p.Mesh.Name, p.Mesh.Istiod = MeshIstioAmbient, "fake"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "mesh.istiod") {
+		t.Errorf("istiod fake: Validate() = %v, want an error naming mesh.istiod", err)
 	}
 }

@@ -3,6 +3,7 @@ package profiles
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -31,6 +32,8 @@ const (
 var (
 	meshNames   = sets.New(MeshNone, MeshIstioAmbient, MeshCilium, MeshCiliumCES)
 	istiodModes = sets.New(IstiodEmulated, IstiodReal)
+	// istioMeshes are the meshes with an istiod, emulated or real.
+	istioMeshes = sets.New(MeshIstioAmbient)
 )
 
 // Validate reports every problem in p, each with its field path. Observer
@@ -167,10 +170,10 @@ func (p Profile) validateMesh(path *field.Path) field.ErrorList {
 		errs = append(errs, field.NotSupported(path.Child("name"), p.Mesh.Name, sets.List(meshNames)))
 	}
 	switch {
-	case p.Mesh.Istiod == IstiodReal:
-		// Reserved for running pilot-discovery itself; refused rather than
-		// silently running the emulation instead.
-		errs = append(errs, field.Invalid(path.Child("istiod"), p.Mesh.Istiod, "the real istiod is not supported yet; use emulated"))
+	case p.Mesh.Istiod == IstiodReal && !istioMeshes.Has(p.Mesh.Name):
+		// Refused rather than silently ignored: only istio meshes run istiod.
+		errs = append(errs, field.Invalid(path.Child("istiod"), p.Mesh.Istiod,
+			fmt.Sprintf("the real istiod runs with an istio mesh (%s), not with mesh %q", strings.Join(sets.List(istioMeshes), ", "), p.Mesh.Name)))
 	case !istiodModes.Has(p.Mesh.Istiod):
 		errs = append(errs, field.NotSupported(path.Child("istiod"), p.Mesh.Istiod, sets.List(istiodModes)))
 	}

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 
 	"github.com/churn-dev/churn/results"
 )
@@ -68,16 +69,26 @@ func actionsDiffer(base, cand *results.ChurnSummary) string {
 	}
 	planned := make(map[int]step, len(base.Actions))
 	for _, a := range base.Actions {
-		planned[a.Seq] = step{a.Kind, a.Target, a.To}
+		planned[a.Seq] = step{a.Kind, planTarget(a.Target), a.To}
 	}
 	for _, a := range cand.Actions {
 		b, ok := planned[a.Seq]
-		if ok && b != (step{a.Kind, a.Target, a.To}) {
+		if ok && b != (step{a.Kind, planTarget(a.Target), a.To}) {
 			return fmt.Sprintf("churn plans differ from action %d (base %s %s to %d, candidate %s %s to %d)",
 				a.Seq, b.kind, b.target, b.to, a.Kind, a.Target, a.To)
 		}
 	}
 	return ""
+}
+
+// runPrefix is the per-run prefix of the names a run gives its namespaces
+// ("churn-" and four hex digits of the run ID, see runner.NamePrefix).
+var runPrefix = regexp.MustCompile(`^churn-[0-9a-f]{4}-`)
+
+// planTarget is an action's target without the run's own name prefix, so
+// two runs of one plan name the same targets.
+func planTarget(target string) string {
+	return runPrefix.ReplaceAllString(target, "")
 }
 
 // meshName is r.Mesh, with "" (older results) read as "none".

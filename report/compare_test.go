@@ -249,6 +249,22 @@ func TestComparePlanWarnings(t *testing.T) {
 	}
 }
 
+// Each run prefixes its namespaces with its own "churn-XXXX-": the same
+// plan in two runs names different namespaces and must not warn.
+func TestComparePlanIgnoresRunNamePrefix(t *testing.T) {
+	base := compareFixture()
+	base.Churn.Actions[0].Target = "churn-3401-003/app-0"
+	cand := clone(t, base)
+	cand.Churn.Actions[0].Target = "churn-72eb-003/app-0"
+	if w := Compare(base, cand, 0.1).Warnings; len(w) != 0 {
+		t.Errorf("same plan, other run prefix: warnings %v", w)
+	}
+	cand.Churn.Actions[0].Target = "churn-72eb-004/app-0"
+	if w := Compare(base, cand, 0.1).Warnings; len(w) != 1 || !strings.Contains(w[0], "churn plans differ from action 0") {
+		t.Errorf("other namespace: warnings %v, want the plan difference", w)
+	}
+}
+
 func TestWriteComparison(t *testing.T) {
 	base := compareFixture()
 	cand := clone(t, base)

@@ -33,6 +33,8 @@ type page struct {
 	API       *observers.APIServerSummary
 	Churn     *churnStats
 	Mesh      []meshRow
+	// Shards says who ran the per-node agents when churn agents shards did.
+	Shards    string
 	Problems  []string
 	Version   string
 	Generated string
@@ -98,6 +100,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	p.Probes = d.probeRows()
 	p.Churn = churnStatsOf(r.Churn)
 	p.Mesh = meshRows(r.MeshStats)
+	p.Shards = shardsLine(r.MeshStats)
 	if err := pageTemplate.Execute(w, p); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}

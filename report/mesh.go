@@ -91,6 +91,35 @@ func writeMeshTable(w io.Writer, m *results.MeshSummary) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("format mesh table: %w", err)
 	}
+	if line := shardsLine(m); line != "" {
+		fmt.Fprintln(w, line)
+	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// shardsLine says who ran the per-node agents when churn agents shards
+// did, and which shards' counters made it into the table.
+func shardsLine(m *results.MeshSummary) string {
+	if m == nil || m.PerNodeAgents == "" {
+		return ""
+	}
+	parts := make([]string, 0, len(m.Shards))
+	missing := 0
+	for _, s := range m.Shards {
+		p := fmt.Sprintf("%s (%d nodes)", s.Shard, s.Nodes)
+		if !s.Reported {
+			p += " did not report"
+			missing++
+		}
+		parts = append(parts, p)
+	}
+	line := fmt.Sprintf("Per-node agents: %s, %d shard(s)", m.PerNodeAgents, len(m.Shards))
+	if len(parts) > 0 {
+		line += ": " + strings.Join(parts, ", ")
+	}
+	if missing > 0 {
+		line += fmt.Sprintf("; the table lacks the counters of %d shard(s)", missing)
+	}
+	return line
 }

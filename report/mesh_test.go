@@ -35,3 +35,16 @@ func TestMeshTableInSummaryAndReport(t *testing.T) {
 		}
 	}
 }
+
+func TestShardsLineNamesShardsThatDidNotReport(t *testing.T) {
+	m := &results.MeshSummary{Name: "cilium", PerNodeAgents: "external", Shards: []results.ShardSummary{
+		{Shard: "0/2", Nodes: 6, Reported: true}, {Shard: "1/2", Nodes: 6}}}
+	got := shardsLine(m)
+	want := "Per-node agents: external, 2 shard(s): 0/2 (6 nodes), 1/2 (6 nodes) did not report; the table lacks the counters of 1 shard(s)"
+	if got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
+	}
+	if shardsLine(&results.MeshSummary{Name: "cilium"}) != "" {
+		t.Fatal("internal agents got a shards line")
+	}
+}

@@ -136,7 +136,7 @@ func syntheticResult(t *testing.T) *results.Result {
 		if s.After(crash) && s.Before(crash.Add(30*time.Second)) {
 			lag = 8 * time.Second
 		}
-		a := results.Action{Kind: "scale", Target: fmt.Sprintf("ns-%d/app", i%10), Scheduled: s, Start: s.Add(lag),
+		a := results.Action{Seq: i, Kind: "scale", Target: fmt.Sprintf("ns-%d/app", i%10), Scheduled: s, Start: s.Add(lag),
 			End: s.Add(lag + 40*time.Millisecond), From: 100, To: 90 + i%20}
 		if s.After(crash) && s.Before(crash.Add(12*time.Second)) {
 			a.Error = "connection refused"

@@ -19,46 +19,7 @@ const pageHTML = `<!DOCTYPE html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}}</title>
-<style>
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
-main { max-width: 1040px; margin: 0 auto; padding: 16px 24px 48px; }
-h1 { font-size: 22px; margin: 12px 0 4px; }
-h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
-.meta { color: #555; }
-.meta span { margin-right: 18px; }
-.verdict { padding: 14px 18px; border-radius: 6px; font-size: 17px; font-weight: 600; margin: 14px 0; color: #fff; }
-.verdict.pass { background: #1a7f37; }
-.verdict.fail { background: #c62828; }
-table { border-collapse: collapse; width: 100%; background: #fff; margin: 6px 0 10px; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
-th { background: #f0f0f0; font-weight: 600; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
-.badge.passed { background: #dcf3e3; color: #1a7f37; }
-.badge.breached { background: #fde0e0; color: #c62828; }
-.badge.skipped { background: #fff3cd; color: #7a5a00; }
-.badge.disabled { background: #eee; color: #666; }
-tr.breach td { background: #fff5f5; }
-tr.tester td { font-weight: 600; }
-.small { font-size: 12px; color: #666; }
-figure { margin: 10px 0 18px; background: #fff; border: 1px solid #e4e4e4; border-radius: 6px; padding: 6px; }
-svg.chart { width: 100%; height: auto; display: block; font-family: system-ui, sans-serif; }
-svg.chart .title { font-size: 14px; font-weight: 600; fill: #222; }
-svg.chart .plot { fill: #fff; stroke: #ccc; }
-svg.chart .grid { stroke: #eee; }
-svg.chart .axis { stroke: #888; }
-svg.chart .tick, svg.chart .legend text { font-size: 11px; fill: #444; }
-svg.chart .axislabel { font-size: 11px; fill: #666; }
-svg.chart .bandlabel { font-size: 10px; fill: #888; }
-svg.chart .series { fill-opacity: 0.9; }
-svg.chart polyline.series { fill: none; stroke-width: 1.6; }
-svg.chart .threshold { stroke: #c62828; stroke-width: 1.2; stroke-dasharray: 4 3; }
-svg.chart .thresholdlabel { font-size: 11px; fill: #c62828; }
-svg.chart .marker { stroke: #6a1b9a; stroke-width: 1.2; stroke-dasharray: 2 2; }
-svg.chart .nodata { font-size: 13px; fill: #999; }
-ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515; }
-</style>
-</head>
+` + pageStyle + `</head>
 <body>
 <main>
 <h1>{{.Title}}</h1>
@@ -115,7 +76,7 @@ ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515;
 {{if .Churn}}<h2>Churn</h2>
 <p>{{.Churn.Planned}} actions planned, {{.Churn.Succeeded}} succeeded, {{.Churn.Failed}} failed. Lag behind schedule p50 {{.Churn.LagP50}}, p99 {{.Churn.LagP99}}, max {{.Churn.LagMax}}; duration p50 {{.Churn.DurP50}}, p99 {{.Churn.DurP99}}.</p>
 {{end}}
-{{if .R.Setup}}<p class="small">Setup: {{.R.Setup.Nodes}} nodes, {{.R.Setup.Namespaces}} namespaces, {{.R.Setup.Deployments}} deployments, {{.R.Setup.TargetPods}} pods; ramp {{printf "%.0f" .R.Setup.RampSeconds}} s at {{printf "%.1f" .R.Setup.PodsPerSec}} pods/s.</p>{{end}}
+{{if .R.Setup}}<p class="small">Setup: {{.R.Setup.Nodes}} nodes, {{.R.Setup.Namespaces}} namespaces, {{.R.Setup.Deployments}} deployments, {{.R.Setup.TargetPods}} pods; {{with .R.Setup.WarmStart}}warm start from snapshot {{.Snapshot}} in {{printf "%.1f" .Seconds}} s (restore {{printf "%.1f" .RestoreSeconds}} s, control plane {{printf "%.1f" .ControlPlaneSeconds}} s, Ready {{printf "%.1f" .ReadySeconds}} s){{else}}ramp {{printf "%.0f" .R.Setup.RampSeconds}} s at {{printf "%.1f" .R.Setup.PodsPerSec}} pods/s{{end}}.</p>{{end}}
 
 {{if .Keys}}<h2>Slowest API calls (worst 5-minute window in the {{.API.Judged.Label}})</h2>
 <table><tr><th>call</th><th>category</th><th class="num">requests</th><th class="num">p50</th><th class="num">p90</th><th class="num">p99</th><th>window</th></tr>
@@ -136,6 +97,7 @@ ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515;
 
 {{with .R.MeshStats}}<h2>Mesh: {{.Name}}</h2>
 <p class="small">Agents rolled out in {{secs .RolloutSeconds}}.{{range .Notes}} {{.}}.{{end}}</p>{{end}}
+{{with .Shards}}<p class="small">{{.}}</p>{{end}}
 {{with .Mesh}}<table><tr><th>component</th><th class="num">replicas</th><th class="num">events</th><th class="num">received</th><th class="num">lists</th><th class="num">re-lists</th><th class="num">watch restarts</th><th class="num">429s</th><th class="num">errors</th><th class="num">lag p50</th><th class="num">lag p99</th><th>writes</th></tr>
 {{range .}}<tr><td>{{.Name}}</td><td class="num">{{.Replicas}}</td><td class="num">{{.Events}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.Lists}}</td><td class="num">{{.Relists}}</td><td class="num">{{.Restarts}}</td><td class="num">{{.Throttled}}</td><td class="num">{{.Errors}}</td><td class="num">{{.LagP50}}</td><td class="num">{{.LagP99}}</td><td>{{.Writes}}</td></tr>{{end}}
 </table>{{end}}
@@ -144,4 +106,46 @@ ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515;
 </main>
 </body>
 </html>
+`
+
+// pageStyle is shared by the run report and the side-by-side report.
+const pageStyle = `<style>
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0; color: #1b1b1b; background: #fafafa; }
+main { max-width: 1040px; margin: 0 auto; padding: 16px 24px 48px; }
+h1 { font-size: 22px; margin: 12px 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.meta { color: #555; }
+.meta span { margin-right: 18px; }
+.verdict { padding: 14px 18px; border-radius: 6px; font-size: 17px; font-weight: 600; margin: 14px 0; color: #fff; }
+.verdict.pass { background: #1a7f37; }
+.verdict.fail { background: #c62828; }
+table { border-collapse: collapse; width: 100%; background: #fff; margin: 6px 0 10px; }
+th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
+th { background: #f0f0f0; font-weight: 600; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
+.badge.passed { background: #dcf3e3; color: #1a7f37; }
+.badge.breached { background: #fde0e0; color: #c62828; }
+.badge.skipped { background: #fff3cd; color: #7a5a00; }
+.badge.disabled { background: #eee; color: #666; }
+tr.breach td { background: #fff5f5; }
+tr.tester td { font-weight: 600; }
+.small { font-size: 12px; color: #666; }
+figure { margin: 10px 0 18px; background: #fff; border: 1px solid #e4e4e4; border-radius: 6px; padding: 6px; }
+svg.chart { width: 100%; height: auto; display: block; font-family: system-ui, sans-serif; }
+svg.chart .title { font-size: 14px; font-weight: 600; fill: #222; }
+svg.chart .plot { fill: #fff; stroke: #ccc; }
+svg.chart .grid { stroke: #eee; }
+svg.chart .axis { stroke: #888; }
+svg.chart .tick, svg.chart .legend text { font-size: 11px; fill: #444; }
+svg.chart .axislabel { font-size: 11px; fill: #666; }
+svg.chart .bandlabel { font-size: 10px; fill: #888; }
+svg.chart .series { fill-opacity: 0.9; }
+svg.chart polyline.series { fill: none; stroke-width: 1.6; }
+svg.chart .threshold { stroke: #c62828; stroke-width: 1.2; stroke-dasharray: 4 3; }
+svg.chart .thresholdlabel { font-size: 11px; fill: #c62828; }
+svg.chart .marker { stroke: #6a1b9a; stroke-width: 1.2; stroke-dasharray: 2 2; }
+svg.chart .nodata { font-size: 13px; fill: #999; }
+ul.breaches { margin: 2px 0 0 16px; padding: 0; font-size: 12px; color: #a31515; }
+</style>
 `

@@ -23,6 +23,14 @@ type SetupSummary struct {
 	PodsPerSec  float64 `json:"podsPerSecond"`
 	// Duration is the whole setup: creation plus ramp.
 	Duration time.Duration `json:"duration"`
+	// NodesSeconds runs from the first fake node created to all of them
+	// Ready (set by the runner; the workload is created after).
+	NodesSeconds float64 `json:"nodesSeconds,omitempty"`
+	// WarmStart is set when the run started from a saved setup instead of
+	// creating one (set by the runner). Nothing was created or ramped then:
+	// CreateSeconds, RampSeconds, PodsPerSec and NodesSeconds stay zero and
+	// the snapshot's manifest holds the ramp that made it.
+	WarmStart *WarmStart `json:"warmStart,omitempty"`
 }
 
 // ChurnSummary is the accounting of the churn phase.

@@ -11,6 +11,22 @@ type MeshSummary struct {
 	CRDsCreated []string `json:"crdsCreated,omitempty"`
 	// Notes say what the figures mean (lag sources, compromises).
 	Notes []string `json:"notes,omitempty"`
+	// PerNodeAgents is "external" when churn agents shards ran the
+	// per-node agents (churn run --agents external); the counters the
+	// shards reported in time are summed into Components.
+	PerNodeAgents string `json:"perNodeAgents,omitempty"`
+	// Shards are the churn agents shards that served the run.
+	Shards []ShardSummary `json:"shards,omitempty"`
+}
+
+// ShardSummary is one churn agents shard as it reported to the run.
+type ShardSummary struct {
+	// Shard is "index/total".
+	Shard string `json:"shard"`
+	// Nodes is how many nodes' agents it ran.
+	Nodes int `json:"nodes"`
+	// Reported: its final counters arrived before the run stopped waiting.
+	Reported bool `json:"reported"`
 }
 
 // ComponentSummary aggregates all replicas of one mesh component.

@@ -43,7 +43,7 @@ type Result struct {
 
 // Target says what cluster the run used.
 type Target struct {
-	Kind              string `json:"kind"` // "local" or "kubeconfig"
+	Kind              string `json:"kind"` // "local", "kubeconfig" or "in-cluster"
 	Server            string `json:"server"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 }

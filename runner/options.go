@@ -26,10 +26,31 @@ type Options struct {
 	Kubeconfig  string
 	Context     string
 	AllowRemote bool
+	// InCluster targets the cluster churn runs in, as a pod, with its
+	// service account (exclusive with Kubeconfig). It is remote like a
+	// kubeconfig target: AllowRemote is needed.
+	InCluster bool
+	// KWOK is how a remote target gets its kwok controller: KWOKExternal
+	// (the default; one runs there already) or KWOKInstall. The local
+	// control plane always runs its own.
+	KWOK string
 
 	// Local control plane settings (ignored with Kubeconfig).
 	ClusterDir string
 	BinDir     string
+	// KubernetesVersion runs the local control plane on another pinned
+	// release (see local.Options.KubernetesVersion); empty is the default.
+	KubernetesVersion string
+	// FromSnapshot starts from a saved setup (a name under
+	// snapshot.DefaultRoot, or a path) instead of creating one: verified
+	// against the profile and the binaries before anything starts, copied
+	// into the cluster directory, then straight to mesh and churn. Local
+	// targets only. See warmstart.go for how the run ID relates.
+	FromSnapshot string
+	// Agents is where the per-node mesh agents run: "internal" (default,
+	// in this process) or "external" (churn agents shards; see
+	// agents.ComponentsCentral).
+	Agents string
 	// Keep leaves the local cluster and the run's objects in place.
 	Keep bool
 	// APIServerMemoryLimitBytes models a control-plane VM of a given size: a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"go.uber.org/zap"
 
@@ -24,8 +25,8 @@ func (r *run) startObservers(ctx context.Context) error {
 		Client:           r.client,
 		Clock:            r.clk,
 		Logger:           r.log,
-		RunID:            r.opts.RunID,
-		RunLabelSelector: churn.RunSelector(r.opts.RunID),
+		RunID:            r.labelID,
+		RunLabelSelector: churn.RunSelector(r.labelID),
 		Metrics:          r.metrics,
 	}
 	if r.cluster != nil {
@@ -45,34 +46,24 @@ func (r *run) startObservers(ctx context.Context) error {
 }
 
 func (r *run) setup(ctx context.Context) error {
+	if r.warm != nil {
+		return r.warmSetup(ctx)
+	}
+	if err := r.installKWOK(ctx); err != nil {
+		return err
+	}
 	p := r.opts.Profile
-	names, err := fakenodes.Create(ctx, r.client, fakenodes.Spec{
-		Count:  p.Nodes.Count,
-		Prefix: NamePrefix(r.opts.RunID) + "-node-",
-		CPU:    p.Nodes.CPU,
-		Memory: p.Nodes.Memory,
-		Pods:   p.Nodes.Pods,
-		Zones:  p.Nodes.Zones,
-		Labels: churn.RunLabels(r.opts.RunID),
-		QPS:    p.Nodes.CreateQPS,
-	}, r.progress())
+	nodesStart := r.clk.Now()
+	names, err := fakenodes.Create(ctx, r.client, nodeSpec(p, r.labelID), r.progress())
 	r.nodes = names
 	if err != nil {
 		return fmt.Errorf("create fake nodes: %w", err)
 	}
-	if err := fakenodes.WaitReady(ctx, r.client, churn.RunSelector(r.opts.RunID), p.Nodes.Count, r.progress()); err != nil {
+	if err := fakenodes.WaitReady(ctx, r.client, churn.RunSelector(r.labelID), p.Nodes.Count, r.progress()); err != nil {
 		return fmt.Errorf("fake nodes: %w", err)
 	}
-	eng, err := churn.New(churn.Config{
-		Client:   r.client,
-		Clock:    r.clk,
-		Logger:   r.log,
-		Profile:  p,
-		RunID:    r.opts.RunID,
-		Prefix:   NamePrefix(r.opts.RunID),
-		Progress: r.progress(),
-		OnAction: r.recordAction,
-	})
+	nodesSeconds := r.clk.Since(nodesStart).Seconds()
+	eng, err := r.newEngine(r.progress())
 	if err != nil {
 		return err
 	}
@@ -83,30 +74,60 @@ func (r *run) setup(ctx context.Context) error {
 	summary, err := eng.WaitReady(ctx)
 	if summary != nil {
 		summary.Nodes = len(r.nodes)
+		summary.NodesSeconds = nodesSeconds
 		r.res.Setup = summary
 	}
 	return err
+}
+
+// newEngine builds the churn engine over the run's objects.
+func (r *run) newEngine(progress io.Writer) (*churn.Engine, error) {
+	return churn.New(churn.Config{
+		Client:   r.client,
+		Clock:    r.clk,
+		Logger:   r.log,
+		Profile:  r.opts.Profile,
+		RunID:    r.labelID,
+		Prefix:   NamePrefix(r.labelID),
+		Progress: progress,
+		OnAction: r.recordAction,
+	})
 }
 
 func (r *run) startMesh(ctx context.Context) error {
 	if meshName(r.opts.Profile) == profiles.MeshNone {
 		return nil
 	}
+	components, err := agents.ComponentsFor(r.opts.Agents)
+	if err != nil {
+		return fmt.Errorf("agents %q: %w", r.opts.Agents, err)
+	}
+	standIns, realIstiod, err := r.standIns()
+	if err != nil {
+		return err
+	}
 	m, err := agents.Start(ctx, agents.Config{
+		Components:       components,
 		RESTConfig:       r.target.Config,
 		Mesh:             r.opts.Profile.Mesh.Name,
 		Nodes:            r.nodes,
-		RunID:            r.opts.RunID,
-		RunLabels:        churn.RunLabels(r.opts.RunID),
+		RunID:            r.labelID,
+		RunLabels:        churn.RunLabels(r.labelID),
 		Namespaces:       r.engine.Namespaces(),
 		RolloutPerSecond: r.opts.Profile.Mesh.AgentRolloutPerSecond,
 		Clock:            r.clk,
 		Logger:           r.log,
+		StandIns:         standIns,
 	})
 	if err != nil {
 		return fmt.Errorf("start mesh %s: %w", r.opts.Profile.Mesh.Name, err)
 	}
 	r.mesh = m
+	r.noteRealIstiod(realIstiod)
+	if components == agents.ComponentsCentral {
+		fmt.Fprintf(r.progress(), "  per-node agents left to churn agents shards (churn agents --shard i/N); announced as configmap %s, run %s\n",
+			agents.AnnouncementName, r.labelID)
+	}
 	return nil
 }
 
@@ -152,10 +173,11 @@ func (r *run) phaseQuiet(name string, fn func() error, errs *[]error) {
 func (r *run) deleteRunObjects(ctx context.Context) error {
 	var errs []error
 	if r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone {
-		errs = append(errs, agents.Teardown(ctx, r.target.Config, churn.RunLabels(r.opts.RunID), r.log))
+		errs = append(errs, agents.Teardown(ctx, r.target.Config, churn.RunLabels(r.labelID), r.log))
 	}
-	errs = append(errs, churn.Teardown(ctx, r.client, r.opts.RunID, r.progress()))
-	errs = append(errs, fakenodes.Delete(ctx, r.client, churn.RunSelector(r.opts.RunID)))
+	errs = append(errs, churn.Teardown(ctx, r.client, r.labelID, r.progress()))
+	errs = append(errs, fakenodes.Delete(ctx, r.client, churn.RunSelector(r.labelID)))
+	errs = append(errs, r.uninstallKWOK(ctx))
 	return errors.Join(errs...)
 }
 

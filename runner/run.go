@@ -34,7 +34,13 @@ type Outcome struct {
 
 // run holds the state of one run between phases.
 type run struct {
-	opts      Options
+	opts Options
+	// labelID is the churn.dev/run value of the run's objects: the run ID,
+	// or in a warm start the snapshot's (see warmstart.go). Everything that
+	// names, labels, selects or deletes objects uses it; results, the
+	// output and cluster directories use opts.RunID.
+	labelID   string
+	warm      *warmStart
 	log       *zap.Logger
 	clk       clock.WithTicker
 	res       *results.Result
@@ -67,18 +73,10 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if opts.TeardownTimeout == 0 {
 		opts.TeardownTimeout = 10 * time.Minute
 	}
-	r := &run{
-		opts: opts,
-		log:  opts.Logger.With(zap.String("run", opts.RunID)),
-		clk:  clock.RealClock{},
-		res: &results.Result{
-			SchemaVersion: results.SchemaVersion,
-			RunID:         opts.RunID,
-			Profile:       opts.Profile,
-			Seed:          opts.Profile.Churn.Seed,
-			Mesh:          meshName(opts.Profile),
-		},
-		metrics: selfmetrics.New(),
+	r := newRun(opts)
+	if err := r.openSnapshot(ctx); err != nil {
+		// Refused before anything started: no cluster, no results.
+		return nil, err
 	}
 	out := &Outcome{Result: r.res, OutDir: opts.OutDir}
 
@@ -154,12 +152,12 @@ func (r *run) serveMetrics(ctx context.Context) error {
 }
 
 func (r *run) resolveTarget(ctx context.Context) error {
-	if r.opts.Kubeconfig != "" {
-		t, err := target.FromKubeconfig(r.opts.Kubeconfig, r.opts.Context)
+	if err := ValidateTarget(r.opts); err != nil {
+		return err
+	}
+	if r.opts.InCluster || r.opts.Kubeconfig != "" {
+		t, err := remoteTarget(r.opts)
 		if err != nil {
-			return err
-		}
-		if err := t.CheckAllowed(r.opts.AllowRemote); err != nil {
 			return err
 		}
 		r.target = t
@@ -168,9 +166,13 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		if dir == "" {
 			dir = filepath.Join(".churn", "runs", r.opts.RunID)
 		}
+		if err := r.restoreSnapshot(dir); err != nil {
+			return err
+		}
 		c, err := local.Up(ctx, local.Options{
 			Dir:                       dir,
 			BinDir:                    r.opts.BinDir,
+			KubernetesVersion:         r.opts.KubernetesVersion,
 			Logger:                    r.log,
 			Progress:                  r.opts.Progress,
 			APIServerMemoryLimitBytes: r.opts.APIServerMemoryLimitBytes,
@@ -199,11 +201,12 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		return fmt.Errorf("reach API server %s: %w", r.target.Server, err)
 	}
 	r.printPlan()
-	if r.target.Kind == target.KindKubeconfig {
+	if r.target.Remote() {
 		perms := target.RunPermissions()
 		if meshName(r.opts.Profile) != profiles.MeshNone {
 			perms = append(perms, target.MeshPermissions()...)
 		}
+		perms = append(perms, r.kwokPermissions()...)
 		if err := target.CheckPermissions(ctx, client, perms); err != nil {
 			return err
 		}
@@ -214,9 +217,14 @@ func (r *run) resolveTarget(ctx context.Context) error {
 func (r *run) printPlan() {
 	p := r.opts.Profile
 	fmt.Fprintf(r.progress(), "run %s on %s (%s, Kubernetes %s)\n", r.opts.RunID, r.target.Server, r.target.Kind, r.res.Target.KubernetesVersion)
-	fmt.Fprintf(r.progress(), "  will create: %d fake nodes, %d namespaces, %d deployments and services, %d pods; mesh %s; churn %s\n",
-		p.Nodes.Count, p.Workload.Namespaces, p.Deployments(), p.TargetPods(), meshName(p), p.Churn.Duration.Duration)
-	fmt.Fprintf(r.progress(), "  everything carries label %s\n", churn.RunSelector(r.opts.RunID))
+	what := "will create"
+	if r.warm != nil {
+		what = "restored from snapshot " + r.warm.manifest.Name
+	}
+	fmt.Fprintf(r.progress(), "  %s: %d fake nodes, %d namespaces, %d deployments and services, %d pods; mesh %s; churn %s\n",
+		what, p.Nodes.Count, p.Workload.Namespaces, p.Deployments(), p.TargetPods(), meshName(p), p.Churn.Duration.Duration)
+	fmt.Fprintf(r.progress(), "  everything carries label %s\n", churn.RunSelector(r.labelID))
+	r.printKWOKPlan()
 }
 
 func (r *run) progress() io.Writer {

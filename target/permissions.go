@@ -10,9 +10,11 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// Permission is one (verb, group, resource) a run needs cluster-wide.
+// Permission is one (verb, group, resource) a run needs: cluster-wide, or
+// in Namespace when set, and on any object, or on the one named Name.
 type Permission struct {
 	Verb, Group, Resource, Subresource string
+	Namespace, Name                    string
 }
 
 func (p Permission) String() string {
@@ -23,7 +25,14 @@ func (p Permission) String() string {
 	if p.Group != "" {
 		r += "." + p.Group
 	}
-	return p.Verb + " " + r
+	s := p.Verb + " " + r
+	if p.Name != "" {
+		s += " " + p.Name
+	}
+	if p.Namespace != "" {
+		s += " in namespace " + p.Namespace
+	}
+	return s
 }
 
 // RunPermissions are what churn run needs on a cluster: the fake nodes, the
@@ -36,13 +45,15 @@ func RunPermissions() []Permission {
 			ps = append(ps, Permission{Verb: v, Group: group, Resource: resource})
 		}
 	}
-	add("", "nodes", "create", "get", "list", "delete")
+	// Teardown removes the fake nodes with one delete-collection call.
+	add("", "nodes", "create", "get", "list", "delete", "deletecollection")
 	add("", "namespaces", "create", "get", "list", "watch", "patch", "delete")
 	add("", "services", "create", "get", "list")
 	add("apps", "deployments", "create", "get", "list", "watch")
 	ps = append(ps, Permission{Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"})
 	add("", "pods", "get", "list", "watch")
-	add("", "configmaps", "create", "get", "list", "watch", "update", "delete")
+	// watch-propagation merge-patches its config map.
+	add("", "configmaps", "create", "get", "list", "watch", "update", "patch", "delete")
 	return ps
 }
 
@@ -55,6 +66,7 @@ func MissingPermissions(ctx context.Context, client kubernetes.Interface, perms 
 		review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Verb: p.Verb, Group: p.Group, Resource: p.Resource, Subresource: p.Subresource,
+				Namespace: p.Namespace, Name: p.Name,
 			},
 		}}
 		res, err := client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
@@ -81,15 +93,80 @@ func CheckPermissions(ctx context.Context, client kubernetes.Interface, perms []
 	for i, p := range missing {
 		names[i] = p.String()
 	}
-	return fmt.Errorf("the kubeconfig's user lacks %d permission(s) churn run needs: %s", len(missing), strings.Join(names, ", "))
+	return fmt.Errorf("the user churn runs as lacks %d permission(s) churn run needs: %s", len(missing), strings.Join(names, ", "))
 }
 
-// MeshPermissions are the extra permissions of the mesh emulation: its CRDs
-// and the custom resources its components write.
+// MeshPermissions are the extra permissions of the mesh emulation, with
+// churn's own credentials: its CRDs, a ClusterRole and binding per
+// component, impersonating each component's service account, the
+// CiliumNetworkPolicy per namespace, and teardown of the custom resources
+// the components wrote. (Creating a component's ClusterRole also needs
+// every right it grants, which RBAC checks when it is created.)
 func MeshPermissions() []Permission {
 	var ps []Permission
-	for _, v := range []string{"create", "get", "list", "delete"} {
-		ps = append(ps, Permission{Verb: v, Group: "apiextensions.k8s.io", Resource: "customresourcedefinitions"})
+	add := func(group, resource string, verbs ...string) {
+		for _, v := range verbs {
+			ps = append(ps, Permission{Verb: v, Group: group, Resource: resource})
+		}
 	}
+	add("apiextensions.k8s.io", "customresourcedefinitions", "create", "get", "list", "delete")
+	add("rbac.authorization.k8s.io", "clusterroles", "create", "list", "delete")
+	add("rbac.authorization.k8s.io", "clusterrolebindings", "create", "list", "delete")
+	add("", "serviceaccounts", "impersonate")
+	// The groups of a service account, as its token would carry them; the
+	// emulated accounts live in kube-system (Cilium) and istio-system.
+	for _, g := range meshImpersonatedGroups() {
+		ps = append(ps, Permission{Verb: "impersonate", Resource: "groups", Name: g})
+	}
+	add("cilium.io", "ciliumnetworkpolicies", "create")
+	for _, r := range []string{"ciliumendpointslices", "ciliumendpoints", "ciliumidentities", "ciliumnodes", "ciliumnetworkpolicies"} {
+		add("cilium.io", r, "list", "delete")
+	}
+	return ps
+}
+
+// meshImpersonatedGroups are the groups the emulated components'
+// impersonated service accounts carry.
+func meshImpersonatedGroups() []string {
+	return []string{
+		"system:authenticated",
+		"system:serviceaccounts",
+		"system:serviceaccounts:istio-system",
+		"system:serviceaccounts:kube-system",
+	}
+}
+
+// KWOKInstallPermissions are what churn run --kwok install needs to
+// install the kwok controller (deploy/kwok) into namespace and remove it:
+// get (to refuse taking over someone else's), create and patch (server-side
+// apply) and delete of each of its objects, and every right its roles
+// grant, which RBAC requires of whoever creates them.
+func KWOKInstallPermissions(namespace string) []Permission {
+	var ps []Permission
+	add := func(ns, group, resource string, verbs ...string) {
+		for _, v := range verbs {
+			sub := ""
+			if i := strings.IndexByte(resource, '/'); i >= 0 {
+				resource, sub = resource[:i], resource[i+1:]
+			}
+			ps = append(ps, Permission{Verb: v, Group: group, Resource: resource, Subresource: sub, Namespace: ns})
+		}
+	}
+	const rbac, nodeLease = "rbac.authorization.k8s.io", "kube-node-lease"
+	manage := []string{"get", "create", "patch", "delete"}
+	add(namespace, "", "serviceaccounts", manage...)
+	add(namespace, "", "configmaps", manage...)
+	add(namespace, "apps", "deployments", manage...)
+	add("", rbac, "clusterroles", manage...)
+	add("", rbac, "clusterrolebindings", manage...)
+	add(nodeLease, rbac, "roles", manage...)
+	add(nodeLease, rbac, "rolebindings", manage...)
+	// The kwok controller's own rights (deploy/kwok/rbac.yaml).
+	add("", "", "nodes", "list", "watch")
+	add("", "", "nodes/status", "patch")
+	add("", "", "pods", "list", "watch", "delete")
+	add("", "", "pods/status", "patch")
+	add("", "", "events", "create", "patch")
+	add(nodeLease, "coordination.k8s.io", "leases", "list", "watch", "create", "update")
 	return ps
 }

@@ -17,6 +17,9 @@ import (
 const (
 	KindLocal      = "local"
 	KindKubeconfig = "kubeconfig"
+	// KindInCluster is the cluster churn runs in, as a pod (a Job of
+	// deploy/job), with its service account's credentials.
+	KindInCluster = "in-cluster"
 )
 
 // Target is a resolved cluster.
@@ -42,6 +45,21 @@ func FromKubeconfig(path, context string) (*Target, error) {
 	}
 	return &Target{Kind: KindKubeconfig, Kubeconfig: path, Context: context, Server: cfg.Host, Config: cfg}, nil
 }
+
+// InCluster is the cluster of the pod churn runs in. It is remote like a
+// kubeconfig target: its server (the kubernetes Service) is not loopback,
+// so CheckAllowed wants the opt-in.
+func InCluster() (*Target, error) {
+	cfg, err := rest.InClusterConfig()
+	if err != nil {
+		return nil, fmt.Errorf("--in-cluster: %w", err)
+	}
+	return &Target{Kind: KindInCluster, Server: cfg.Host, Config: cfg}, nil
+}
+
+// Remote reports whether t is a cluster churn did not start: the plan is
+// printed and permissions are checked before anything is created.
+func (t *Target) Remote() bool { return t.Kind != KindLocal }
 
 // IsLoopback reports whether server (a URL or host[:port]) names a loopback
 // address. Names other than "localhost" are not resolved: a name could point

@@ -167,7 +167,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	bins, err := CheckBinaries(o.BinDir)
+	bins, err := CheckBinariesFor(o.BinDir, o.KubernetesVersion)
 	if err != nil {
 		return nil, err
 	}

@@ -1,23 +1,15 @@
 package local
 
 import (
-	"bytes"
-	"embed"
 	"fmt"
-	"io/fs"
 	"os"
-	"sort"
 	"strconv"
 	"time"
 
 	"sigs.k8s.io/yaml"
-)
 
-// kwokStages are the Stage objects kwok plays for fake nodes and pods,
-// written for churn from the Stage API documented by kwok.
-//
-//go:embed kwokstages/*.yaml
-var kwokStages embed.FS
+	"github.com/churn-dev/churn/deploy/kwok"
+)
 
 // FakeNodeAnnotation selects the nodes kwok manages; fakenodes sets it.
 const FakeNodeAnnotation = "kwok.x-k8s.io/node=fake"
@@ -86,7 +78,7 @@ func buildComponents(o Options, p paths, ports Ports, bins map[string]string) []
 		{
 			name:   APIServer,
 			binary: bins[APIServer],
-			args: []string{
+			args: append([]string{
 				"--etcd-servers=" + url("http", ports.Etcd, ""),
 				"--bind-address=" + loopback,
 				"--advertise-address=" + loopback,
@@ -119,7 +111,7 @@ func buildComponents(o Options, p paths, ports Ports, bins map[string]string) []
 				"--proxy-client-key-file=" + pki(certFrontProxyClient+".key"),
 				// Emulated agents may be privileged DaemonSet pods.
 				"--allow-privileged=true",
-			},
+			}, o.Audit.apiServerArgs()...),
 			ports:         []int{ports.APIServer},
 			kubeconfig:    p.admin(),
 			healthURL:     apiServer + "/readyz",
@@ -219,38 +211,15 @@ func schedulerConfigYAML(kubeconfig string, qps int) ([]byte, error) {
 	return b, nil
 }
 
-// kwokOptions raises kwok's worker counts (default 4 each), which are
-// settable only in a KwokConfiguration. Each worker waits on one API call at
-// a time, so under load 4 lease workers renew at most a few hundred leases
-// per second: fewer than the 500/s that 5,000 nodes need, and a late lease
-// turns a node NotReady. More workers cost goroutines, not CPU.
-const kwokOptions = `apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokConfiguration
-options:
-  nodeLeaseParallelism: 16
-  nodePlayStageParallelism: 8
-  podPlayStageParallelism: 8
-`
-
-// kwokConfigYAML joins kwokOptions and the embedded Stage files into one
-// multi-document file for kwok's --config.
+// kwokConfigYAML is kwok's --config: worker counts and the Stage objects
+// kwok plays for fake nodes and pods, from deploy/kwok, so the local kwok
+// and one installed on a real cluster behave the same.
 func kwokConfigYAML() ([]byte, error) {
-	names, err := fs.Glob(kwokStages, "kwokstages/*.yaml")
+	b, err := kwok.Config()
 	if err != nil {
-		return nil, fmt.Errorf("listing kwok stages: %w", err)
+		return nil, fmt.Errorf("kwok configuration: %w", err)
 	}
-	sort.Strings(names)
-	var buf bytes.Buffer
-	buf.WriteString(kwokOptions)
-	for _, n := range names {
-		b, err := kwokStages.ReadFile(n)
-		if err != nil {
-			return nil, fmt.Errorf("reading kwok stage %s: %w", n, err)
-		}
-		buf.WriteString("---\n")
-		buf.Write(b)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }
 
 // writeConfigs writes the scheduler and kwok configuration files.

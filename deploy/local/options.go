@@ -51,6 +51,10 @@ type Options struct {
 	Dir string
 	// BinDir holds the five binaries (default "bin").
 	BinDir string
+	// KubernetesVersion selects a Kubernetes release other than the pinned
+	// default, built by `make controlplane K8S_VERSION=...` into
+	// BinDir/k8s/<version>/. Empty means the default.
+	KubernetesVersion string
 	// Ports to listen on; a zero field means a free loopback port is picked.
 	Ports Ports
 	// Logger receives structured logs; nil means no logs.
@@ -79,6 +83,8 @@ type Options struct {
 	// SchedulerQPS is kube-scheduler's client QPS (burst is twice this).
 	// Default 300.
 	SchedulerQPS int
+	// Audit turns on kube-apiserver's audit log (see audit.go).
+	Audit AuditOptions
 }
 
 // Ports are the loopback ports of the control plane.
@@ -118,6 +124,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.APIServerMemoryLimitBytes < 0 {
 		return o, fmt.Errorf("APIServerMemoryLimitBytes must not be negative, got %d", o.APIServerMemoryLimitBytes)
+	}
+	if err := o.Audit.resolve(); err != nil {
+		return o, err
 	}
 	var err error
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {

@@ -1,0 +1,302 @@
+// Package realistiod runs the real istiod (pilot-discovery, built by make
+// istiod from deploy/istiod) as a child process in place of the emulated
+// one: an agents.StandIn. It listens on loopback only, runs in its own
+// process group, dies with churn, and logs to a file.
+package realistiod
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/churn-dev/churn/agents"
+)
+
+// BinaryName is the file make istiod writes into bin/.
+const BinaryName = "pilot-discovery"
+
+// Defaults.
+const (
+	DefaultReadyTimeout = 5 * time.Minute
+	// DefaultStopGrace is the wait between SIGTERM and SIGKILL; istiod
+	// drains for its --shutdownDuration (10 s) first.
+	DefaultStopGrace = 20 * time.Second
+)
+
+const loopback = "127.0.0.1"
+
+// Options configure one istiod process.
+type Options struct {
+	// Binary is the pilot-discovery executable.
+	Binary string
+	// Dir is istiod's working directory (its mesh config and the files it
+	// writes); created if missing. The kubeconfig, which holds
+	// credentials, goes to a private temporary directory instead and is
+	// removed by Stop.
+	Dir string
+	// LogPath receives istiod's output (default Dir/pilot-discovery.log).
+	LogPath string
+	// ReadyTimeout bounds the wait for /ready (caches synced) in Start.
+	ReadyTimeout time.Duration
+	// StopGrace is the wait between SIGTERM and SIGKILL in Stop.
+	StopGrace time.Duration
+	// Env is extra KEY=VALUE environment, applied after the defaults.
+	Env    []string
+	Logger *zap.Logger
+}
+
+// Istiod is one pilot-discovery process; it implements agents.StandIn.
+type Istiod struct {
+	opts Options
+
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	secrets  string // private directory of the kubeconfig
+	readyURL string
+	exited   chan struct{}
+	exitErr  error
+	readyIn  time.Duration
+}
+
+var _ agents.StandIn = (*Istiod)(nil)
+
+// New checks the options; Start runs the process.
+func New(o Options) (*Istiod, error) {
+	if o.Binary == "" || o.Dir == "" {
+		return nil, errors.New("realistiod: Binary and Dir are required")
+	}
+	if _, err := os.Stat(o.Binary); err != nil {
+		return nil, fmt.Errorf("realistiod: %s not found (build it with make istiod): %w", o.Binary, err)
+	}
+	var err error
+	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
+		return nil, fmt.Errorf("realistiod: resolving %s: %w", o.Dir, err)
+	}
+	if o.LogPath == "" {
+		o.LogPath = filepath.Join(o.Dir, BinaryName+".log")
+	}
+	if o.ReadyTimeout <= 0 {
+		o.ReadyTimeout = DefaultReadyTimeout
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	return &Istiod{opts: o}, nil
+}
+
+// LogPath is where istiod's output goes.
+func (p *Istiod) LogPath() string { return p.opts.LogPath }
+
+// PID is the process id, 0 before Start.
+func (p *Istiod) PID() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// ReadyAfter is how long istiod took from start to /ready.
+func (p *Istiod) ReadyAfter() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.readyIn
+}
+
+// Start writes istiod's kubeconfig and mesh config, starts it and waits
+// until /ready answers 200 (its informers have synced), the process exits,
+// or ReadyTimeout passes; on failure the process is stopped.
+func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
+	p.mu.Lock()
+	if p.cmd != nil {
+		p.mu.Unlock()
+		return errors.New("realistiod: already started")
+	}
+	p.mu.Unlock()
+	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", p.opts.Dir, err)
+	}
+	secrets, err := os.MkdirTemp("", "churn-istiod-")
+	if err != nil {
+		return fmt.Errorf("creating kubeconfig directory: %w", err)
+	}
+	kubeconfig := filepath.Join(secrets, "kubeconfig")
+	if err := writeKubeconfig(kubeconfig, id.RESTConfig); err != nil {
+		os.RemoveAll(secrets)
+		return err
+	}
+	meshConfig := filepath.Join(p.opts.Dir, "mesh.yaml")
+	if err := os.WriteFile(meshConfig, []byte(meshConfigYAML(id.Namespace)), 0o600); err != nil {
+		os.RemoveAll(secrets)
+		return fmt.Errorf("writing mesh config: %w", err)
+	}
+	ports, err := freePorts(6)
+	if err != nil {
+		os.RemoveAll(secrets)
+		return err
+	}
+	cmd := exec.Command(p.opts.Binary, args(kubeconfig, meshConfig, ports)...)
+	cmd.Dir = p.opts.Dir
+	cmd.Env = append(os.Environ(), env(id, kubeconfig)...)
+	cmd.Env = append(cmd.Env, p.opts.Env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Own process group: a terminal's Ctrl-C reaches churn only, which
+		// stops istiod in its teardown; Pdeathsig kills it if churn dies.
+		Setpgid:   true,
+		Pdeathsig: syscall.SIGKILL,
+	}
+	logFile, err := os.OpenFile(p.opts.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		os.RemoveAll(secrets)
+		return fmt.Errorf("opening istiod log: %w", err)
+	}
+	fmt.Fprintf(logFile, "=== churn: starting istiod at %s: %s %s\n", time.Now().Format(time.RFC3339), cmd.Path, strings.Join(cmd.Args[1:], " "))
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+
+	p.mu.Lock()
+	p.cmd, p.secrets, p.exited = cmd, secrets, make(chan struct{})
+	p.readyURL = "http://" + net.JoinHostPort(loopback, strconv.Itoa(ports[0])) + "/ready"
+	p.mu.Unlock()
+	started := time.Now()
+	if err := p.spawn(logFile); err != nil {
+		os.RemoveAll(secrets)
+		return fmt.Errorf("starting %s: %w", p.opts.Binary, err)
+	}
+	p.opts.Logger.Info("istiod started", zap.Int("pid", cmd.Process.Pid), zap.String("log", p.opts.LogPath))
+	if err := p.waitReady(ctx); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
+		defer cancel()
+		return errors.Join(err, p.Stop(stopCtx))
+	}
+	p.mu.Lock()
+	p.readyIn = time.Since(started)
+	p.mu.Unlock()
+	p.opts.Logger.Info("istiod ready", zap.Duration("after", p.readyIn))
+	return nil
+}
+
+// spawn starts the command from a goroutine locked to its OS thread for
+// the child's whole life: Linux sends Pdeathsig when the forking *thread*
+// exits, and the Go runtime may retire an unlocked thread at any time.
+func (p *Istiod) spawn(logFile *os.File) error {
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread is retired once the child has exited.
+		if err := p.cmd.Start(); err != nil {
+			logFile.Close()
+			started <- err
+			close(p.exited)
+			return
+		}
+		started <- nil
+		err := p.cmd.Wait()
+		logFile.Close()
+		p.mu.Lock()
+		p.exitErr = err
+		p.mu.Unlock()
+		close(p.exited)
+	}()
+	return <-started
+}
+
+func (p *Istiod) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 5 * time.Second}
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.readyURL, nil)
+		if err != nil {
+			return fmt.Errorf("istiod readiness request: %w", err)
+		}
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("istiod exited before it was ready (%v); see %s", p.exitError(), p.opts.LogPath)
+		case <-ctx.Done():
+			return fmt.Errorf("istiod not ready after %s (%w); see %s", p.opts.ReadyTimeout, ctx.Err(), p.opts.LogPath)
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Istiod) exitError() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exitErr == nil {
+		return errors.New("exit status 0")
+	}
+	return p.exitErr
+}
+
+// Exited is closed once the process has ended (nil before Start).
+func (p *Istiod) Exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.exited
+}
+
+// Stop sends SIGTERM to istiod's process group, SIGKILL after StopGrace
+// (or when ctx ends first), waits for the exit and removes the kubeconfig.
+// Stopping a process that was never started, or already stopped, is a
+// no-op.
+func (p *Istiod) Stop(ctx context.Context) error {
+	p.mu.Lock()
+	cmd, exited, secrets := p.cmd, p.exited, p.secrets
+	p.secrets = ""
+	p.mu.Unlock()
+	if secrets != "" {
+		defer os.RemoveAll(secrets)
+	}
+	if cmd == nil || cmd.Process == nil {
+		return nil
+	}
+	pgid := cmd.Process.Pid
+	select {
+	case <-exited:
+		return nil
+	default:
+	}
+	// The group may already be gone between the check and the signal.
+	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signalling istiod: %w", err)
+	}
+	grace := time.NewTimer(p.opts.StopGrace)
+	defer grace.Stop()
+	select {
+	case <-exited:
+		return nil
+	case <-grace.C:
+	case <-ctx.Done():
+	}
+	p.opts.Logger.Warn("istiod did not stop on SIGTERM; killing it", zap.Int("pid", pgid))
+	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing istiod: %w", err)
+	}
+	<-exited
+	return nil
+}

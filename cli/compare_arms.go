@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/report"
+	"github.com/churn-dev/churn/runner"
+)
+
+// armsFlags are churn compare's flags for running arms side by side.
+type armsFlags struct {
+	workload    workloadFlags
+	meshes      []string
+	k8sVersions []string
+	out         string
+	clusterDir  string
+	binDir      string
+}
+
+// armSpec is one arm before it runs.
+type armSpec struct {
+	name    string
+	profile profiles.Profile
+	k8s     string
+}
+
+// planArms turns the flags into arms: one per mesh, or one per Kubernetes
+// release, never both, so each comparison changes exactly one thing.
+func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, error) {
+	meshes, versions := nonEmpty(a.meshes), nonEmpty(a.k8sVersions)
+	switch {
+	case len(meshes) > 1 && len(versions) > 1:
+		return nil, nil, fmt.Errorf("--mesh %s and --kubernetes-version %s: vary one of them per comparison, not both",
+			strings.Join(meshes, ","), strings.Join(versions, ","))
+	case len(meshes) < 2 && len(versions) < 2:
+		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium) or two releases (--kubernetes-version v1.36.3,v1.37.2); to compare two existing runs pass their directories instead")
+	}
+	var mesh *string
+	if len(meshes) == 1 {
+		mesh = &meshes[0]
+	}
+	var arms []armSpec
+	var slos map[string]string
+	add := func(name string, mesh *string, k8s string) error {
+		if slices.ContainsFunc(arms, func(s armSpec) bool { return s.name == name }) {
+			return fmt.Errorf("arm %q given twice", name)
+		}
+		p, o, err := a.workload.resolve(cmd, mesh)
+		if err != nil {
+			return fmt.Errorf("arm %s: %w", name, err)
+		}
+		if k8s != "" {
+			if _, err := local.CheckBinariesFor(a.binDir, k8s); err != nil {
+				return fmt.Errorf("--kubernetes-version %s: %w", k8s, err)
+			}
+		}
+		slos = o
+		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s})
+		return nil
+	}
+	for _, m := range meshes {
+		if len(meshes) < 2 {
+			break
+		}
+		k8s := ""
+		if len(versions) == 1 {
+			k8s = versions[0]
+		}
+		if err := add(m, &m, k8s); err != nil {
+			return nil, nil, err
+		}
+	}
+	if len(versions) > 1 {
+		for _, v := range versions {
+			if err := add(v, mesh, v); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return arms, slos, nil
+}
+
+func nonEmpty(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runArms runs every arm in turn, each on a fresh local control plane, and
+// writes the side-by-side comparison. A failed arm keeps its column and the
+// next arm still runs; an interrupt stops after writing what ran.
+func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
+	specs, slos, err := a.planArms(cmd)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	dir := a.out
+	if dir == "" {
+		id, err := runner.NewRunID(time.Now())
+		if err != nil {
+			return err
+		}
+		dir = filepath.Join("churn-results", "compare-"+id)
+	}
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.name
+	}
+	fmt.Fprintf(out, "Comparing %d arms on profile %s (seed %d), one fresh local control plane each: %s\nResults: %s\n",
+		len(specs), specs[0].profile.Name, specs[0].profile.Churn.Seed, strings.Join(names, ", "), dir)
+
+	var arms []report.Arm
+	var interrupted error
+	for i, s := range specs {
+		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(specs), s.name)
+		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.name)}
+		clusterDir := ""
+		if a.clusterDir != "" {
+			clusterDir = filepath.Join(a.clusterDir, s.name)
+		}
+		outcome, runErr := runner.Run(cmd.Context(), runner.Options{
+			Profile: s.profile, OutDir: arm.Dir, SLOOverrides: slos, ClusterDir: clusterDir,
+			BinDir: a.binDir, KubernetesVersion: s.k8s,
+			Logger: logger.With(zap.String("arm", s.name)), Progress: out,
+		})
+		if outcome != nil && outcome.Result != nil {
+			arm.Result = outcome.Result
+			fmt.Fprintf(out, "arm %s: %s\n", s.name, outcome.Result.Verdict.Summary)
+		}
+		if runErr != nil {
+			arm.Error = runErr.Error()
+			logger.Error("arm failed", zap.String("arm", s.name), zap.Error(runErr))
+		}
+		arms = append(arms, arm)
+		if cmd.Context().Err() != nil {
+			interrupted = fmt.Errorf("comparison stopped after arm %s: %w", s.name, ErrInterrupted)
+			break
+		}
+	}
+
+	c := report.CompareArms(arms)
+	fmt.Fprintln(out)
+	if err := report.WriteArms(out, c); err != nil {
+		return err
+	}
+	path, err := report.WriteArmsFiles(dir, c, arms)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nSide-by-side report: %s\n", path)
+	return armsOutcome(c, interrupted)
+}
+
+// armsOutcome maps the comparison to the exit status: 130 when interrupted,
+// 1 when an arm could not run, 2 when an arm breached an SLO, 0 otherwise.
+func armsOutcome(c report.ArmsComparison, interrupted error) error {
+	if interrupted != nil {
+		return interrupted
+	}
+	var failed, breached []string
+	for _, a := range c.Arms {
+		if a.Error != "" {
+			failed = append(failed, a.Name+": "+a.Error)
+		}
+		for _, b := range a.Breached {
+			breached = append(breached, a.Name+": "+b)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("%d of %d arms failed: %s", len(failed), len(c.Arms), strings.Join(failed, "; "))
+	}
+	if len(breached) > 0 {
+		return &SLOBreachError{Breached: breached}
+	}
+	return nil
+}
+
+// registerArmsFlags adds the arm flags to churn compare.
+func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
+	f := cmd.Flags()
+	a.workload.register(f, "")
+	f.StringSliceVar(&a.meshes, "mesh", nil, "with --profile: one arm per mesh, e.g. istio-ambient,cilium-ces,cilium")
+	f.StringSliceVar(&a.k8sVersions, "kubernetes-version", nil, "with --profile: one arm per pinned Kubernetes release (make controlplane K8S_VERSION=...), e.g. v1.36.3,v1.37.2")
+	f.StringVar(&a.out, "out", "", "with --profile: directory for the arms' results and the comparison (default churn-results/compare-<id>)")
+	f.StringVar(&a.clusterDir, "dir", "", "with --profile: parent directory of the arms' local clusters, one sub-directory per arm (default .churn/runs/<run-id> each)")
+	f.StringVar(&a.binDir, "bin-dir", defaultBinDir, "with --profile: directory with the control-plane binaries")
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/runner"
+)
+
+// workloadFlags are the flags that pick and adjust a profile, shared by
+// churn run and the arms of churn compare so both resolve it the same way.
+type workloadFlags struct {
+	profile  string
+	duration time.Duration
+	nodes    int
+	seed     int64
+	slos     []string
+}
+
+func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
+	f.StringVar(&w.profile, "profile", defaultProfile, "built-in profile name (see: churn profiles) or a profile YAML file")
+	f.DurationVar(&w.duration, "duration", 0, "override the churn phase duration")
+	f.IntVar(&w.nodes, "nodes", 0, "override the number of fake nodes")
+	f.Int64Var(&w.seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
+	f.StringArrayVar(&w.slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
+}
+
+// resolve loads the profile with the flags the user set (mesh may be nil)
+// and validates it and the SLO overrides.
+func (w *workloadFlags) resolve(cmd *cobra.Command, mesh *string) (profiles.Profile, map[string]string, error) {
+	flags := cmd.Flags()
+	var o profiles.Overrides
+	if flags.Changed("duration") {
+		o.Duration = &w.duration
+	}
+	if flags.Changed("nodes") {
+		o.Nodes = &w.nodes
+	}
+	if flags.Changed("seed") {
+		o.Seed = &w.seed
+	}
+	o.Mesh = mesh
+	p, err := profiles.Resolve(w.profile, o, observers.Known)
+	if err != nil {
+		return profiles.Profile{}, nil, fmt.Errorf("--profile %s: %w", w.profile, err)
+	}
+	overrides, err := observers.ParseSLOFlags(w.slos)
+	if err != nil {
+		return profiles.Profile{}, nil, err
+	}
+	if err := observers.ValidateOverrides(runner.MergeSLOs(p.SLOs, overrides)); err != nil {
+		return profiles.Profile{}, nil, err
+	}
+	return p, overrides, nil
+}
