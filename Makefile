@@ -5,6 +5,7 @@
 #   make test         build everything, then run unit and integration tests
 #   make bench        Go benchmarks of the hot paths
 #   make bench-ramp   setup pods/s and warm-start time of PROFILE, medians
+#   make istiod       the real istiod (pilot-discovery) for --istiod real
 #   make controlplane K8S_VERSION=v1.36.3
 #                     also build another pinned Kubernetes release into
 #                     bin/k8s/<version>/ (for churn run --kubernetes-version)
@@ -49,7 +50,7 @@ $(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
 	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 endif
 
-.PHONY: all churn controlplane run test unit bench bench-ramp image vet clean
+.PHONY: all churn controlplane istiod run test unit bench bench-ramp image vet clean
 
 all: churn controlplane
 
@@ -73,6 +74,16 @@ $(BIN)/kwok: $(CP_DEPS)
 	@mkdir -p $(BIN)
 	@echo "building kwok (pinned in $(CP_DIR)/go.mod)"
 	cd $(CP_DIR) && $(GO) build -o $(BIN)/kwok sigs.k8s.io/kwok/cmd/kwok
+
+# The real istiod (churn run --istiod real), pinned in deploy/istiod/go.mod.
+# Not part of `all`: only --istiod real and its fidelity test need it.
+ISTIOD_DIR := deploy/istiod
+istiod: $(BIN)/pilot-discovery
+
+$(BIN)/pilot-discovery: $(ISTIOD_DIR)/go.mod $(ISTIOD_DIR)/go.sum
+	@mkdir -p $(BIN)
+	@echo "building pilot-discovery (the real istiod, pinned in $(ISTIOD_DIR)/go.mod; 5-40 minutes when cold)"
+	cd $(ISTIOD_DIR) && $(GO) build -o $@ istio.io/istio/pilot/cmd/pilot-discovery
 
 run: all
 	$(BIN)/churn run --profile $(PROFILE) $(RUNFLAGS)

@@ -81,7 +81,11 @@ func New(o Options) (*Istiod, error) {
 	if _, err := os.Stat(o.Binary); err != nil {
 		return nil, fmt.Errorf("realistiod: %s not found (build it with make istiod): %w", o.Binary, err)
 	}
+	// Absolute, since istiod runs in Dir.
 	var err error
+	if o.Binary, err = filepath.Abs(o.Binary); err != nil {
+		return nil, fmt.Errorf("realistiod: resolving %s: %w", o.Binary, err)
+	}
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return nil, fmt.Errorf("realistiod: resolving %s: %w", o.Dir, err)
 	}

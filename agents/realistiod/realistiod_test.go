@@ -82,6 +82,10 @@ func newFake(t *testing.T, mode string) (*Istiod, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A binary path relative to the caller's directory (bin/...) must
+	// still be found from istiod's own working directory.
+	t.Chdir(filepath.Dir(self))
+	self = "./" + filepath.Base(self)
 	dir := filepath.Join(t.TempDir(), "istiod")
 	p, err := New(Options{Binary: self, Dir: dir, Env: []string{"FAKE_ISTIOD=" + mode},
 		ReadyTimeout: time.Minute, StopGrace: 500 * time.Millisecond, Logger: zaptest.NewLogger(t)})
