@@ -1,9 +1,7 @@
 package churn
 
 import (
-	"bytes"
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	clocktesting "k8s.io/utils/clock/testing"
 
+	"github.com/churn-dev/churn/internal/testenv"
 	"github.com/churn-dev/churn/profiles"
 )
 
@@ -38,29 +37,11 @@ func testProfile(namespaces, perNS, replicas int, duration time.Duration) profil
 	return p
 }
 
-// syncBuffer is a progress writer safe for the engine's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testEnv struct {
 	client   *fake.Clientset
 	clock    *clocktesting.FakeClock
 	engine   *Engine
-	progress *syncBuffer
+	progress *testenv.SyncBuffer
 }
 
 func newTestEnv(t *testing.T, p profiles.Profile) *testEnv {
@@ -70,7 +51,7 @@ func newTestEnv(t *testing.T, p profiles.Profile) *testEnv {
 	// a 600-action test into seconds. Field management is not under test.
 	client := fake.NewSimpleClientset() //nolint:staticcheck // see above
 	addScaleReactor(client)
-	env := &testEnv{client: client, clock: clocktesting.NewFakeClock(epoch), progress: &syncBuffer{}}
+	env := &testEnv{client: client, clock: clocktesting.NewFakeClock(epoch), progress: &testenv.SyncBuffer{}}
 	eng, err := New(Config{
 		Client:   client,
 		Clock:    env.clock,

@@ -3,12 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,38 +15,6 @@ import (
 	"github.com/churn-dev/churn/results"
 	"github.com/churn-dev/churn/snapshot"
 )
-
-// snapshotDigest hashes every path, mode, modification time and content
-// under dir.
-func snapshotDigest(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		line := strings.TrimPrefix(p, dir) + " " + info.Mode().String() + " " + info.ModTime().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			line += " " + hex.EncodeToString(sum[:])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
 
 // processesMentioning lists the PIDs whose command line contains s.
 func processesMentioning(t *testing.T, s string) []string {
@@ -108,7 +72,7 @@ func TestIntegrationSnapshotCommands(t *testing.T) {
 	if !strings.Contains(out, "snapshot smoke-setup saved") {
 		t.Errorf("save output lacks the saved line")
 	}
-	before := snapshotDigest(t, snap)
+	before := testenv.TreeDigest(t, snap)
 
 	if code, out := runChurn(t, ctx, "snapshot", "list", snaps); code != ExitOK || !strings.Contains(out, "smoke-setup") || !strings.Contains(out, snapshot.ShortHash(m.SetupHash)) {
 		t.Errorf("snapshot list: exit %d, output lacks the snapshot and its hash", code)
@@ -161,7 +125,7 @@ func TestIntegrationSnapshotCommands(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(clusterDir, "data")); !os.IsNotExist(err) {
 		t.Errorf("the run's copy of the data is left: %v", err)
 	}
-	if after := snapshotDigest(t, snap); after != before {
+	if after := testenv.TreeDigest(t, snap); after != before {
 		t.Errorf("the snapshot changed during the run:\nbefore\n%s\nafter\n%s", before, after)
 	}
 

@@ -2,13 +2,9 @@ package runner_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -100,38 +96,6 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-// digest hashes every path, mode, size, modification time and content under
-// dir.
-func digest(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		line := strings.TrimPrefix(p, dir) + " " + info.Mode().String() + " " + info.ModTime().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			line += " " + hex.EncodeToString(sum[:])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
 // Save a small setup, warm-start it, and check that the restored cluster
 // has the same nodes and pods (same UIDs), all Ready, that kwok takes the
 // node leases over, that nothing is marked NotReady or evicted once the node
@@ -190,7 +154,7 @@ func TestIntegrationSnapshotSaveAndWarmStart(t *testing.T) {
 	if m.Objects.Nodes != 3 || m.Objects.Pods != 50 || m.RunID != prep.RunID || m.Sizes.EtcdBytes == 0 || m.Versions.Kubernetes != version.Kubernetes {
 		t.Errorf("manifest: %+v", m)
 	}
-	before := digest(t, snapDir)
+	before := testenv.TreeDigest(t, snapDir)
 
 	warmCluster := filepath.Join(work, "warm-cluster")
 	t.Cleanup(func() { _ = local.Down(context.Background(), warmCluster, false, nil) })
@@ -243,7 +207,7 @@ func TestIntegrationSnapshotSaveAndWarmStart(t *testing.T) {
 	if len(warm.Cluster.Processes()) != 0 {
 		t.Errorf("processes left: %v", warm.Cluster.Processes())
 	}
-	if after := digest(t, snapDir); after != before {
+	if after := testenv.TreeDigest(t, snapDir); after != before {
 		t.Errorf("the snapshot changed during the warm start:\nbefore\n%s\nafter\n%s", before, after)
 	}
 }

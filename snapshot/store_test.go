@@ -1,14 +1,12 @@
 package snapshot
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
+
+	"github.com/churn-dev/churn/internal/testenv"
 )
 
 // fakeSnapshot writes a snapshot directory as Save leaves it: etcd data,
@@ -39,42 +37,10 @@ func fakeSnapshot(t *testing.T, root, name string) string {
 	return dir
 }
 
-// treeDigest hashes every path, mode and content under dir.
-func treeDigest(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		line := rel + " " + info.Mode().String() + " " + info.ModTime().String()
-		if d.Type().IsRegular() {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(b)
-			line += " " + hex.EncodeToString(sum[:])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
 func TestRestoreNeverModifiesTheSnapshot(t *testing.T) {
 	root := t.TempDir()
 	dir := fakeSnapshot(t, root, "s")
-	before := treeDigest(t, dir)
+	before := testenv.TreeDigest(t, dir)
 
 	for i, cluster := range []string{filepath.Join(root, "c1"), filepath.Join(root, "c2")} {
 		n, err := Restore(dir, cluster)
@@ -109,7 +75,7 @@ func TestRestoreNeverModifiesTheSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if after := treeDigest(t, dir); after != before {
+	if after := testenv.TreeDigest(t, dir); after != before {
 		t.Errorf("snapshot changed by restore and use of the copies:\nbefore\n%s\nafter\n%s", before, after)
 	}
 }

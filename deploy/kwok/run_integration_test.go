@@ -1,12 +1,10 @@
 package kwok_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,24 +24,6 @@ import (
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/runner"
 )
-
-// syncBuffer collects a run's progress lines for the test to read after.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // churn run --kwok install on a cluster: kwok is installed before the fake
 // nodes, waited for, and removed after the run's own teardown, leaving
@@ -84,7 +64,7 @@ func TestIntegrationRunInstallsAndRemovesKWOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	progress := &syncBuffer{}
+	progress := &testenv.SyncBuffer{}
 	outcome, err := runner.Run(ctx, runner.Options{
 		Profile:    p,
 		Kubeconfig: c.Kubeconfig(),
