@@ -66,10 +66,12 @@ type ControlPlane interface {
 	Events() <-chan ProcessEvent
 }
 
-// Process is one running control-plane component.
+// Process is one running component of the local cluster.
 type Process struct {
 	Name string
 	PID  int
+	// Role is RoleControlPlane when empty.
+	Role string
 }
 
 // ProcessEvent is one lifecycle event of a control-plane process.

@@ -24,6 +24,8 @@ const (
 	// Process roles.
 	RoleTester       = "tester"
 	RoleControlPlane = "control-plane"
+	// RoleMesh is a real mesh component the run started (the real istiod).
+	RoleMesh = "mesh"
 )
 
 // processes samples CPU time and RSS of every local control-plane process
@@ -132,8 +134,11 @@ func (o *processes) sample() {
 		tr := o.tracks[rd.p.Name]
 		if tr == nil {
 			role := RoleControlPlane
-			if rd.p.Name == TesterProcess {
+			switch {
+			case rd.p.Name == TesterProcess:
 				role = RoleTester
+			case rd.p.Role != "":
+				role = rd.p.Role
 			}
 			tr = &processTrack{role: role, firstT: now}
 			o.tracks[rd.p.Name] = tr

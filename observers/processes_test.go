@@ -114,3 +114,41 @@ func TestProcessesAcrossRestart(t *testing.T) {
 		t.Errorf("cpu series = %+v, want 2 points", c)
 	}
 }
+
+// A process the run started beside the control plane (the real istiod)
+// keeps the role it was listed with.
+func TestProcessesKeepsAGivenRole(t *testing.T) {
+	root := t.TempDir()
+	writeProc(t, root, os.Getpid(), 100, 0, 1000)
+	writeProc(t, root, 500, 1000, 0, 500_000)
+	writeProc(t, root, 888, 50, 0, 200_000)
+	cp := &fakeControlPlane{procs: []Process{{Name: "kube-apiserver", PID: 500}, {Name: "pilot-discovery", PID: 888, Role: RoleMesh}}}
+	clk := clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	o, err := New(profiles.ObserverSpec{Name: ProcessesName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := o.(*processes)
+	p.procRoot = root
+	sampled := make(chan struct{}, 1)
+	p.afterSample = func() { sampled <- struct{}{} }
+	if err := o.Start(context.Background(), Env{Clock: clk, Logger: zaptest.NewLogger(t), ControlPlane: cp}); err != nil {
+		t.Fatal(err)
+	}
+	<-sampled
+	if err := o.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	<-sampled
+	r := &results.Result{}
+	if err := o.Summarize(r); err != nil {
+		t.Fatal(err)
+	}
+	roles := map[string]string{}
+	for _, u := range r.Processes {
+		roles[u.Name] = u.Role
+	}
+	if roles["pilot-discovery"] != RoleMesh || roles["kube-apiserver"] != RoleControlPlane || roles[TesterProcess] != RoleTester {
+		t.Fatalf("roles = %v, want pilot-discovery mesh, kube-apiserver control-plane, churn tester", roles)
+	}
+}

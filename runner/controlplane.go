@@ -14,6 +14,11 @@ type controlPlane struct {
 	cluster *local.Cluster
 	once    *sync.Once
 	events  chan observers.ProcessEvent
+
+	mu sync.Mutex
+	// others are processes the run started beside the cluster (the real
+	// istiod), sampled with it so their cost shows in the process table.
+	others []observers.Process
 }
 
 func newControlPlane(c *local.Cluster) *controlPlane {
@@ -26,7 +31,16 @@ func (c *controlPlane) Processes() []observers.Process {
 	for i, p := range procs {
 		out[i] = observers.Process{Name: p.Name, PID: p.PID}
 	}
-	return out
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append(out, c.others...)
+}
+
+// add has the observers sample another process of the run from now on.
+func (c *controlPlane) add(p observers.Process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.others = append(c.others, p)
 }
 
 func (c *controlPlane) Events() <-chan observers.ProcessEvent {

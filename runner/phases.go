@@ -30,7 +30,8 @@ func (r *run) startObservers(ctx context.Context) error {
 		Metrics:          r.metrics,
 	}
 	if r.cluster != nil {
-		env.ControlPlane = newControlPlane(r.cluster)
+		r.controlPlane = newControlPlane(r.cluster)
+		env.ControlPlane = r.controlPlane
 	}
 	for _, spec := range r.opts.Profile.Observers {
 		o, err := observers.New(spec)

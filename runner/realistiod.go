@@ -8,6 +8,7 @@ import (
 
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/agents/realistiod"
+	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
 )
 
@@ -60,4 +61,7 @@ func (r *run) noteRealIstiod(p *realistiod.Istiod) {
 	}
 	fmt.Fprintf(r.progress(), "  istiod: real pilot-discovery (pid %d), ready after %s; log %s\n",
 		p.PID(), p.ReadyAfter().Round(100*time.Millisecond), p.LogPath())
+	if r.controlPlane != nil {
+		r.controlPlane.add(observers.Process{Name: realistiod.BinaryName, PID: p.PID(), Role: observers.RoleMesh})
+	}
 }

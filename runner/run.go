@@ -39,19 +39,21 @@ type run struct {
 	// or in a warm start the snapshot's (see warmstart.go). Everything that
 	// names, labels, selects or deletes objects uses it; results, the
 	// output and cluster directories use opts.RunID.
-	labelID   string
-	warm      *warmStart
-	log       *zap.Logger
-	clk       clock.WithTicker
-	res       *results.Result
-	target    *target.Target
-	cluster   *local.Cluster
-	client    kubernetes.Interface
-	observers []observers.Observer
-	mesh      *agents.Mesh
-	nodes     []string
-	metrics   *selfmetrics.Metrics
-	engine    *churn.Engine
+	labelID string
+	warm    *warmStart
+	log     *zap.Logger
+	clk     clock.WithTicker
+	res     *results.Result
+	target  *target.Target
+	cluster *local.Cluster
+	// controlPlane is what observers see of cluster (nil for a remote target).
+	controlPlane *controlPlane
+	client       kubernetes.Interface
+	observers    []observers.Observer
+	mesh         *agents.Mesh
+	nodes        []string
+	metrics      *selfmetrics.Metrics
+	engine       *churn.Engine
 	// reportPath is where finish wrote report.html.
 	reportPath string
 }
