@@ -6,9 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
@@ -100,64 +98,32 @@ func (o *podStartup) listRV(ctx context.Context) (string, error) {
 	return l.ResourceVersion, nil
 }
 
+// watchLoop follows the run's pods until ctx ends.
 func (o *podStartup) watchLoop(ctx context.Context, rv string) {
-	for ctx.Err() == nil {
-		w, err := o.client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{
-			LabelSelector: o.env.RunLabelSelector, ResourceVersion: rv, AllowWatchBookmarks: true,
-		})
-		if err == nil {
-			rv = o.consume(ctx, w, rv)
-			w.Stop()
-		} else {
-			o.env.Logger.Debug("watch pods", zap.Error(err))
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		o.mu.Lock()
-		o.watchRestarts++
-		o.mu.Unlock()
-		o.env.Metrics.ObserverError(o.Name())
-		if rv == "" {
-			if fresh, err := o.listRV(ctx); err == nil {
-				rv = fresh
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-o.env.Clock.After(rewatchBackoff):
-		}
-	}
-}
-
-func (o *podStartup) consume(ctx context.Context, w watch.Interface, rv string) string {
-	for {
-		select {
-		case <-ctx.Done():
-			return rv
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return rv
-			}
-			if ev.Type == watch.Error {
-				status := apierrors.FromObject(ev.Object)
-				if apierrors.IsResourceExpired(status) || apierrors.IsGone(status) {
-					return ""
-				}
-				return rv
-			}
-			if m, ok := ev.Object.(metav1.Object); ok {
-				rv = m.GetResourceVersion()
-			}
+	resumingWatch{
+		open: func(ctx context.Context, rv string) (watch.Interface, error) {
+			return o.client.CoreV1().Pods(metav1.NamespaceAll).Watch(ctx, metav1.ListOptions{
+				LabelSelector: o.env.RunLabelSelector, ResourceVersion: rv, AllowWatchBookmarks: true,
+			})
+		},
+		fresh: o.listRV,
+		handle: func(ev watch.Event) {
 			if pod, ok := ev.Object.(*corev1.Pod); ok && ev.Type != watch.Bookmark {
 				o.observe(ev.Type, pod)
 			}
 			if o.afterEvent != nil {
 				o.afterEvent()
 			}
-		}
-	}
+		},
+		restarted: func() {
+			o.mu.Lock()
+			o.watchRestarts++
+			o.mu.Unlock()
+			o.env.Metrics.ObserverError(o.Name())
+		},
+		clock:  o.env.Clock,
+		logger: o.env.Logger,
+	}.run(ctx, rv)
 }
 
 func (o *podStartup) observe(t watch.EventType, pod *corev1.Pod) {

@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
@@ -27,8 +26,6 @@ const (
 	seqAnnotation = "churn.dev/seq"
 	// lostAfter is how long a write may go unseen before it counts as lost.
 	lostAfter = time.Minute
-	// rewatchBackoff paces re-establishing a broken watch.
-	rewatchBackoff = time.Second
 )
 
 // watchPropagation writes one ConfigMap every interval and times how long
@@ -126,67 +123,38 @@ func (o *watchPropagation) Start(ctx context.Context, env Env) error {
 	return nil
 }
 
-// watchLoop keeps one watch open, resuming from the last seen
-// resourceVersion after a break and from a fresh GET when that is too old.
+// watchLoop follows the probe ConfigMap until ctx ends.
 func (o *watchPropagation) watchLoop(ctx context.Context, rv string) {
-	for ctx.Err() == nil {
-		w, err := o.client.CoreV1().ConfigMaps(o.namespace).Watch(ctx, metav1.ListOptions{
-			FieldSelector:   fields.OneTermEqualSelector("metadata.name", watchConfigMap).String(),
-			ResourceVersion: rv,
-		})
-		if err == nil {
-			rv = o.consume(ctx, w, rv)
-			w.Stop()
-		} else {
-			o.env.Logger.Debug("watch configmap", zap.Error(err))
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		o.mu.Lock()
-		o.watchRestarts++
-		o.mu.Unlock()
-		o.env.Metrics.ObserverError(o.Name())
-		if rv == "" {
-			if cm, err := o.client.CoreV1().ConfigMaps(o.namespace).Get(ctx, watchConfigMap, metav1.GetOptions{}); err == nil {
-				rv = cm.ResourceVersion
+	resumingWatch{
+		open: func(ctx context.Context, rv string) (watch.Interface, error) {
+			return o.client.CoreV1().ConfigMaps(o.namespace).Watch(ctx, metav1.ListOptions{
+				FieldSelector:   fields.OneTermEqualSelector("metadata.name", watchConfigMap).String(),
+				ResourceVersion: rv,
+			})
+		},
+		fresh: func(ctx context.Context) (string, error) {
+			cm, err := o.client.CoreV1().ConfigMaps(o.namespace).Get(ctx, watchConfigMap, metav1.GetOptions{})
+			if err != nil {
+				return "", err
 			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-o.env.Clock.After(rewatchBackoff):
-		}
-	}
-}
-
-// consume reads events until the watch ends; it returns the resourceVersion
-// to resume from ("" when the server said it is too old).
-func (o *watchPropagation) consume(ctx context.Context, w watch.Interface, rv string) string {
-	for {
-		select {
-		case <-ctx.Done():
-			return rv
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return rv
+			return cm.ResourceVersion, nil
+		},
+		handle: func(ev watch.Event) {
+			cm, ok := ev.Object.(*corev1.ConfigMap)
+			if !ok || cm.Name != watchConfigMap || (ev.Type != watch.Added && ev.Type != watch.Modified) {
+				return
 			}
-			switch ev.Type {
-			case watch.Error:
-				if apierrors.IsResourceExpired(apierrors.FromObject(ev.Object)) || apierrors.IsGone(apierrors.FromObject(ev.Object)) {
-					return ""
-				}
-				return rv
-			case watch.Added, watch.Modified:
-				cm, ok := ev.Object.(*corev1.ConfigMap)
-				if !ok || cm.Name != watchConfigMap {
-					continue
-				}
-				rv = cm.ResourceVersion
-				o.arrived(cm.Annotations[seqAnnotation])
-			}
-		}
-	}
+			o.arrived(cm.Annotations[seqAnnotation])
+		},
+		restarted: func() {
+			o.mu.Lock()
+			o.watchRestarts++
+			o.mu.Unlock()
+			o.env.Metrics.ObserverError(o.Name())
+		},
+		clock:  o.env.Clock,
+		logger: o.env.Logger,
+	}.run(ctx, rv)
 }
 
 func (o *watchPropagation) arrived(seqText string) {
