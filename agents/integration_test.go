@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -94,12 +93,7 @@ type cluster struct {
 }
 
 func upCluster(t *testing.T, ctx context.Context) *cluster {
-	bin := testenv.RequireBinaries(t)
-	c, err := local.Up(ctx, local.Options{Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.Background(), false) })
+	c := testenv.StartCluster(ctx, t, local.Options{})
 	cfg := c.RESTConfig()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

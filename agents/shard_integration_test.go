@@ -35,14 +35,9 @@ import (
 // each created by exactly one shard's agent, the shards' node sets
 // disjoint and together the whole (unsharded) set.
 func TestIntegrationShardsSplitAgents(t *testing.T) {
-	bin := testenv.RequireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := local.Up(ctx, local.Options{Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.Background(), false) })
+	c := testenv.StartCluster(ctx, t, local.Options{})
 	cfg := c.RESTConfig()
 	kc := kubernetes.NewForConfigOrDie(cfg)
 	dyn := dynamic.NewForConfigOrDie(cfg)

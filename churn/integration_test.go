@@ -2,8 +2,6 @@ package churn
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,13 +17,6 @@ import (
 	"github.com/churn-dev/churn/results"
 )
 
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // TestIntegrationSmokeOnLocalControlPlane runs the smoke profile's shape,
 // with 20 s of churn, against a real local control plane with KWOK nodes:
 // every replica becomes Ready, at least 90% of the scale actions succeed,
@@ -38,19 +29,9 @@ func TestIntegrationSmokeOnLocalControlPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	logger := zaptest.NewLogger(t)
-	progress := logWriter{t}
+	progress := testenv.LogWriter(t)
 
-	cluster, err := local.Up(ctx, local.Options{
-		Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin, Logger: logger, Progress: progress,
-	})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := cluster.Stop(context.Background(), false); err != nil {
-			t.Errorf("stop local control plane: %v", err)
-		}
-	})
+	cluster := testenv.StartCluster(ctx, t, local.Options{BinDir: bin, Logger: logger, Progress: progress})
 	cfg := cluster.RESTConfig()
 	cfg.QPS, cfg.Burst = 200, 400 // client-go's default 5 QPS would pace the test, not the engine
 	client, err := kubernetes.NewForConfig(cfg)

@@ -231,11 +231,7 @@ func TestIntegrationRunOnKubeconfigLeavesOthersUntouched(t *testing.T) {
 	bin := testenv.RequireBinaries(t)
 	dir := t.TempDir()
 	ctx := context.Background()
-	cluster, err := local.Up(ctx, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cluster.Stop(context.Background(), false) })
+	cluster := testenv.StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin})
 	cs := kubernetes.NewForConfigOrDie(cluster.RESTConfig())
 
 	// Pre-existing objects of someone else: a namespace with a config map,

@@ -71,11 +71,7 @@ func TestIntegrationObserversOnLocalControlPlane(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	logger := zaptest.NewLogger(t)
-	c, err := local.Up(ctx, local.Options{Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin, Logger: logger, RestartAPIServer: true})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.Background(), false) })
+	c := testenv.StartCluster(ctx, t, local.Options{BinDir: bin, Logger: logger, RestartAPIServer: true})
 	cs, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +113,7 @@ func TestIntegrationSnapshotSaveAndWarmStart(t *testing.T) {
 
 	saveCluster := filepath.Join(work, "save-cluster")
 	t.Cleanup(func() { _ = local.Down(context.Background(), saveCluster, false, nil) })
-	prep, err := runner.SetUp(ctx, runner.Options{Profile: p, ClusterDir: saveCluster, BinDir: bin, Logger: logger, Progress: testWriter{t}})
+	prep, err := runner.SetUp(ctx, runner.Options{Profile: p, ClusterDir: saveCluster, BinDir: bin, Logger: logger, Progress: testenv.LogWriter(t)})
 	if err != nil {
 		t.Fatalf("SetUp: %v", err)
 	}
@@ -158,7 +157,7 @@ func TestIntegrationSnapshotSaveAndWarmStart(t *testing.T) {
 
 	warmCluster := filepath.Join(work, "warm-cluster")
 	t.Cleanup(func() { _ = local.Down(context.Background(), warmCluster, false, nil) })
-	warm, err := runner.SetUp(ctx, runner.Options{Profile: p, FromSnapshot: snapDir, ClusterDir: warmCluster, BinDir: bin, Logger: logger, Progress: testWriter{t}})
+	warm, err := runner.SetUp(ctx, runner.Options{Profile: p, FromSnapshot: snapDir, ClusterDir: warmCluster, BinDir: bin, Logger: logger, Progress: testenv.LogWriter(t)})
 	if err != nil {
 		t.Fatalf("warm start: %v", err)
 	}
@@ -233,11 +232,4 @@ func compareViews(t *testing.T, when string, saved, now clusterView) {
 	if len(now.pods) != len(saved.pods) || now.readyPods != len(saved.pods) {
 		t.Errorf("%s: %d pods, %d Ready; want %d, all Ready", when, len(now.pods), now.readyPods, len(saved.pods))
 	}
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

@@ -109,12 +109,8 @@ func TestRealIstiodRequestMix(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	auditLog := filepath.Join(dir, "audit", "audit.log")
-	c, err := local.Up(ctx, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
+	c := testenv.StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
 		Audit: local.AuditOptions{LogPath: auditLog}})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.Background(), false) })
 	cfg := c.RESTConfig()
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

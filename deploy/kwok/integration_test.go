@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -35,30 +34,16 @@ import (
 // leaves it alone.
 const testAnnotation = "churn.dev/kwok-rbac-test"
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // Install puts the base into a cluster with the run's labels, the
 // controller works with exactly the rights the base gives it (the real
 // kwok binary, run as the base's ServiceAccount, brings a node and a pod
 // through the stages without one 403), and Uninstall removes exactly what
 // Install created.
 func TestIntegrationInstallRunUninstall(t *testing.T) {
-	bin := testenv.RequireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := local.Up(ctx, local.Options{
-		Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin,
-		Logger: zaptest.NewLogger(t), Progress: testWriter{t},
-	})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.WithoutCancel(ctx), false) })
+	bin := testenv.RequireBinaries(t)
+	c := testenv.StartCluster(ctx, t, local.Options{BinDir: bin})
 	admin := c.RESTConfig()
 	cs, err := kubernetes.NewForConfig(admin)
 	if err != nil {

@@ -3,7 +3,6 @@ package kwok_test
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,17 +31,9 @@ import (
 // node that the local kwok keeps Ready (and plays the pod of); the local
 // kwok also keeps the run's fake nodes alive.
 func TestIntegrationRunInstallsAndRemovesKWOK(t *testing.T) {
-	bin := testenv.RequireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	c, err := local.Up(ctx, local.Options{
-		Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin,
-		Logger: zaptest.NewLogger(t), Progress: testWriter{t},
-	})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.WithoutCancel(ctx), false) })
+	c := testenv.StartCluster(ctx, t, local.Options{})
 	cs, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +62,7 @@ func TestIntegrationRunInstallsAndRemovesKWOK(t *testing.T) {
 		KWOK:       runner.KWOKInstall,
 		OutDir:     t.TempDir(),
 		Logger:     zaptest.NewLogger(t),
-		Progress:   io.MultiWriter(progress, testWriter{t}),
+		Progress:   io.MultiWriter(progress, testenv.LogWriter(t)),
 	})
 	if err != nil {
 		t.Fatalf("run with --kwok install: %v", err)

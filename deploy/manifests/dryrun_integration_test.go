@@ -2,12 +2,9 @@ package manifests_test
 
 import (
 	"context"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -20,26 +17,10 @@ import (
 
 const testFieldManager = "churn-manifests-test"
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // startCluster starts churn's local control plane for the test.
 func startCluster(ctx context.Context, t *testing.T) *local.Cluster {
 	t.Helper()
-	bin := testenv.RequireBinaries(t)
-	c, err := local.Up(ctx, local.Options{
-		Dir: filepath.Join(t.TempDir(), "cluster"), BinDir: bin,
-		Logger: zaptest.NewLogger(t), Progress: testWriter{t},
-	})
-	if err != nil {
-		t.Fatalf("local.Up: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Stop(context.WithoutCancel(ctx), false) })
-	return c
+	return testenv.StartCluster(ctx, t, local.Options{})
 }
 
 func isPrerequisite(o *unstructured.Unstructured) bool {

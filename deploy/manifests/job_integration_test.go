@@ -14,6 +14,7 @@ import (
 
 	"github.com/churn-dev/churn/deploy/manifests"
 	"github.com/churn-dev/churn/deploy/manifests/manifeststest"
+	"github.com/churn-dev/churn/internal/testenv"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/results"
@@ -91,7 +92,7 @@ func TestIntegrationJobServiceAccountCanRun(t *testing.T) {
 			KWOK:       runner.KWOKExternal,
 			OutDir:     t.TempDir(),
 			Logger:     zaptest.NewLogger(t),
-			Progress:   testWriter{t},
+			Progress:   testenv.LogWriter(t),
 		})
 		if err != nil {
 			t.Fatalf("run as the Job's service account: %v", err)
@@ -123,7 +124,7 @@ func TestIntegrationJobServiceAccountCanRun(t *testing.T) {
 	t.Run("mesh refused without the mesh role", func(t *testing.T) {
 		_, err := runner.Run(ctx, runner.Options{
 			Profile: jobProfile(t, "cilium"), Kubeconfig: kubeconfig, OutDir: t.TempDir(),
-			Logger: zaptest.NewLogger(t), Progress: testWriter{t},
+			Logger: zaptest.NewLogger(t), Progress: testenv.LogWriter(t),
 		})
 		if err == nil || !strings.Contains(err.Error(), "impersonate serviceaccounts") {
 			t.Fatalf("mesh run without deploy/job/mesh: %v, want the missing impersonation named", err)
