@@ -43,6 +43,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		mesh     string
 		istiod   string
 		memLimit string
+		cpuProf  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -94,6 +95,15 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if err := runner.CheckRealIstiod(opts); err != nil {
 				return err
 			}
+			stopProfile, err := startCPUProfile(cpuProf)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if err := stopProfile(); err != nil {
+					logger.Warn("cpu profile", zap.Error(err))
+				}
+			}()
 			opts.Logger, opts.Progress = logger, cmd.OutOrStdout()
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir
@@ -135,6 +145,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
+	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve churn's own Prometheus metrics on this loopback address, e.g. "+selfmetrics.DefaultAddr+" (off when empty)")
 	return cmd
 }

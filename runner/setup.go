@@ -73,6 +73,7 @@ func SetUp(ctx context.Context, opts Options) (*Prepared, error) {
 		opts.RunID = id
 	}
 	r := newRun(opts)
+	r.setupOnly = true
 	if err := r.openSnapshot(ctx); err != nil {
 		return nil, err
 	}
