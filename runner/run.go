@@ -197,6 +197,8 @@ func (r *run) resolveTarget(ctx context.Context) error {
 			RestartAPIServer:          r.opts.RestartAPIServer,
 			RestartDelay:              r.opts.RestartDelay,
 			APIServerGOGC:             r.apiServerGOGC(),
+			// Spread scoring costs O(pods) per pod scheduled; see local.Options.
+			SchedulerWithoutDefaultSpread: r.setupOnly,
 		})
 		if err != nil {
 			return fmt.Errorf("start local control plane: %w", err)

@@ -211,8 +211,8 @@ func apiServerEnv(o Options) []string {
 
 // schedulerConfigYAML renders the KubeSchedulerConfiguration: client QPS
 // and burst can only be set there (the flags are deprecated and ignored with
-// --config).
-func schedulerConfigYAML(kubeconfig string, qps int) ([]byte, error) {
+// --config), and so can the default spread constraints.
+func schedulerConfigYAML(kubeconfig string, qps int, withoutDefaultSpread bool) ([]byte, error) {
 	cfg := map[string]any{
 		"apiVersion": "kubescheduler.config.k8s.io/v1",
 		"kind":       "KubeSchedulerConfiguration",
@@ -222,6 +222,22 @@ func schedulerConfigYAML(kubeconfig string, qps int) ([]byte, error) {
 			"burst":      2 * qps,
 		},
 		"leaderElection": map[string]any{"leaderElect": false},
+	}
+	if withoutDefaultSpread {
+		// defaultingType List with no constraints is the documented way to
+		// drop the cluster-level defaults; pods' own constraints still apply.
+		cfg["profiles"] = []any{map[string]any{
+			"schedulerName": "default-scheduler",
+			"pluginConfig": []any{map[string]any{
+				"name": "PodTopologySpread",
+				"args": map[string]any{
+					"apiVersion":         "kubescheduler.config.k8s.io/v1",
+					"kind":               "PodTopologySpreadArgs",
+					"defaultingType":     "List",
+					"defaultConstraints": []any{},
+				},
+			}},
+		}}
 	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
@@ -243,7 +259,7 @@ func kwokConfigYAML() ([]byte, error) {
 
 // writeConfigs writes the scheduler and kwok configuration files.
 func writeConfigs(o Options, p paths) error {
-	sched, err := schedulerConfigYAML(p.kubeconfig(Scheduler), o.SchedulerQPS)
+	sched, err := schedulerConfigYAML(p.kubeconfig(Scheduler), o.SchedulerQPS, o.SchedulerWithoutDefaultSpread)
 	if err != nil {
 		return err
 	}

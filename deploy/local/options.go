@@ -90,6 +90,12 @@ type Options struct {
 	// memory. A setup that is only saved (churn snapshot save) raises it,
 	// trading memory nobody judges for CPU the ramp needs.
 	APIServerGOGC int
+	// SchedulerWithoutDefaultSpread turns off kube-scheduler's default pod
+	// topology spread constraints (zone and hostname, both ScheduleAnyway).
+	// Scoring them counts every pod of every node for each pod scheduled,
+	// half the scheduler's CPU in a 50k-pods ramp. Only for a setup that is
+	// saved: a run, warm started or not, schedules with the defaults.
+	SchedulerWithoutDefaultSpread bool
 }
 
 // Ports are the loopback ports of the control plane.

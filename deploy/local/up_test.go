@@ -154,7 +154,7 @@ func TestKWOKConfigHasStages(t *testing.T) {
 }
 
 func TestSchedulerConfig(t *testing.T) {
-	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120)
+	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +168,7 @@ func TestSchedulerConfig(t *testing.T) {
 		LeaderElection struct {
 			LeaderElect bool `json:"leaderElect"`
 		} `json:"leaderElection"`
+		Profiles []any `json:"profiles"`
 	}
 	if err := yaml.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
@@ -175,5 +176,38 @@ func TestSchedulerConfig(t *testing.T) {
 	if cfg.Kind != "KubeSchedulerConfiguration" || cfg.ClientConnection.QPS != 120 || cfg.ClientConnection.Burst != 240 ||
 		cfg.ClientConnection.Kubeconfig != "/x/sched.kubeconfig" || cfg.LeaderElection.LeaderElect {
 		t.Fatalf("scheduler config = %+v", cfg)
+	}
+	if cfg.Profiles != nil {
+		t.Errorf("default configuration sets profiles %v; a run must schedule with the defaults", cfg.Profiles)
+	}
+}
+
+func TestSchedulerConfigWithoutDefaultSpread(t *testing.T) {
+	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Profiles []struct {
+			SchedulerName string `json:"schedulerName"`
+			PluginConfig  []struct {
+				Name string `json:"name"`
+				Args struct {
+					Kind               string `json:"kind"`
+					DefaultingType     string `json:"defaultingType"`
+					DefaultConstraints []any  `json:"defaultConstraints"`
+				} `json:"args"`
+			} `json:"pluginConfig"`
+		} `json:"profiles"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Profiles) != 1 || cfg.Profiles[0].SchedulerName != "default-scheduler" || len(cfg.Profiles[0].PluginConfig) != 1 {
+		t.Fatalf("profiles = %+v, want one default-scheduler profile with one plugin config", cfg.Profiles)
+	}
+	pc := cfg.Profiles[0].PluginConfig[0]
+	if pc.Name != "PodTopologySpread" || pc.Args.Kind != "PodTopologySpreadArgs" || pc.Args.DefaultingType != "List" || len(pc.Args.DefaultConstraints) != 0 {
+		t.Errorf("plugin config = %+v, want PodTopologySpread with defaultingType List and no constraints", pc)
 	}
 }
