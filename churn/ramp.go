@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/churn-dev/churn/results"
@@ -27,12 +26,6 @@ const (
 	rampProgressEvery = 10 * time.Second
 	// notReadyShown bounds the deployments a timeout error names.
 	notReadyShown = 5
-	// statusStaleAfter is how long a short deployment's ready count may
-	// stand still before the ramp counts its pods itself. Under a ramp's
-	// load the ReplicaSet controller can fail a sync (stale informer,
-	// missing service account) and retry only after its exponential
-	// backoff, up to 1000 s, although every pod is Ready by then.
-	statusStaleAfter = 20 * time.Second
 )
 
 // WaitReady polls until every replica of every deployment of the run is
@@ -68,8 +61,6 @@ func (e *Engine) WaitReady(ctx context.Context) (*results.SetupSummary, error) {
 	}
 
 	rate := rateWindow{}
-	seen := map[string]statusSeen{}
-	fromPodsShown := false
 	var (
 		last        readiness // the last successful count
 		lastErr     error     // the last poll's error, if it failed
@@ -78,7 +69,7 @@ func (e *Engine) WaitReady(ctx context.Context) (*results.SetupSummary, error) {
 	)
 	for {
 		now := e.clock.Now()
-		st, err := e.readiness(ctx, seen)
+		st, err := e.readiness(ctx)
 		lastErr = err
 		if err != nil {
 			// The API server may be overloaded by the ramp itself; keep
@@ -87,12 +78,6 @@ func (e *Engine) WaitReady(ctx context.Context) (*results.SetupSummary, error) {
 		} else {
 			last = st
 			rate.add(now, st.ready)
-			if len(st.fromPods) > 0 && !fromPodsShown {
-				e.log.Info("deployment status lags its pods; counting their Ready pods",
-					zap.Int("deployments", len(st.fromPods)), zap.Strings("first", st.fromPods[:min(len(st.fromPods), notReadyShown)]))
-				fromPodsShown = true
-			}
-			summary.StatusLagDeployments = max(summary.StatusLagDeployments, len(st.fromPods))
 			if st.done(e.w.deployments()) {
 				finish(now, st.ready)
 				e.printf("ready %d/%d pods after %s (%.0f pods/s)", st.ready, target,
@@ -120,15 +105,6 @@ type readiness struct {
 	ready    int
 	found    map[string]bool // namespace/name of every deployment listed
 	notReady []string        // "namespace/name ready/desired"
-	// fromPods names the deployments whose Ready pods were counted
-	// because their status stood still (see statusStaleAfter).
-	fromPods []string
-}
-
-// statusSeen is when a deployment's ready count last changed.
-type statusSeen struct {
-	ready int
-	since time.Time
 }
 
 func (r readiness) done(deployments int) bool {
@@ -168,11 +144,8 @@ func (r readiness) describe(w workload, listErr error) string {
 
 // readiness lists the run's deployments in one call. ResourceVersion "0"
 // lets the API server answer from its watch cache: a poll every two seconds
-// must not add quorum reads to the load being measured. A deployment whose
-// ready count has stood still for statusStaleAfter has its pods counted
-// instead, one namespace-scoped list each, so a status the controllers are
-// slow to refresh does not hold up a ramp whose pods are all Ready.
-func (e *Engine) readiness(ctx context.Context, seen map[string]statusSeen) (readiness, error) {
+// must not add quorum reads to the load being measured.
+func (e *Engine) readiness(ctx context.Context) (readiness, error) {
 	list, err := e.client.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{
 		LabelSelector:   RunSelector(e.runID),
 		ResourceVersion: "0",
@@ -180,7 +153,6 @@ func (e *Engine) readiness(ctx context.Context, seen map[string]statusSeen) (rea
 	if err != nil {
 		return readiness{}, fmt.Errorf("list deployments of run %s: %w", e.runID, err)
 	}
-	now := e.clock.Now()
 	r := readiness{found: make(map[string]bool, len(list.Items))}
 	sort.Slice(list.Items, func(i, j int) bool {
 		a, b := list.Items[i], list.Items[j]
@@ -192,56 +164,12 @@ func (e *Engine) readiness(ctx context.Context, seen map[string]statusSeen) (rea
 		r.found[key] = true
 		desired := desiredReplicas(d)
 		ready := int(d.Status.ReadyReplicas)
-		if prev, ok := seen[key]; !ok || prev.ready != ready {
-			seen[key] = statusSeen{ready: ready, since: now}
-		} else if ready < desired && now.Sub(prev.since) >= statusStaleAfter {
-			n, err := e.readyPods(ctx, d)
-			if err != nil {
-				return readiness{}, err
-			}
-			if n > ready {
-				ready = n
-				r.fromPods = append(r.fromPods, key)
-			}
-		}
 		r.ready += min(ready, desired)
 		if ready < desired {
 			r.notReady = append(r.notReady, fmt.Sprintf("%s %d/%d", key, ready, desired))
 		}
 	}
 	return r, nil
-}
-
-// readyPods counts the Ready, not terminating pods of d.
-func (e *Engine) readyPods(ctx context.Context, d *appsv1.Deployment) (int, error) {
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return 0, fmt.Errorf("selector of deployment %s/%s: %w", d.Namespace, d.Name, err)
-	}
-	pods, err := e.client.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{
-		LabelSelector:   sel.String(),
-		ResourceVersion: "0",
-	})
-	if err != nil {
-		return 0, fmt.Errorf("list pods of deployment %s/%s: %w", d.Namespace, d.Name, err)
-	}
-	n := 0
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if p.DeletionTimestamp == nil && podReady(p) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func podReady(p *corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func desiredReplicas(d *appsv1.Deployment) int {

@@ -2,13 +2,11 @@ package churn
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
@@ -107,70 +105,5 @@ func TestWaitReadyTimeoutNamesWhatIsMissing(t *testing.T) {
 	}
 	if s == nil || s.ReadyPods != 12 || s.RampSeconds != 10 {
 		t.Errorf("summary on timeout %+v", s)
-	}
-}
-
-// addReadyPods creates n pods matching deployment app-0 of namespace, Ready
-// when ready is set.
-func addReadyPods(t *testing.T, env *testEnv, namespace string, n int, ready bool) {
-	t.Helper()
-	d, err := env.client.AppsV1().Deployments(namespace).Get(context.Background(), "app-0", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	status := corev1.ConditionFalse
-	if ready {
-		status = corev1.ConditionTrue
-	}
-	for i := range n {
-		p := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("app-0-%d-%t", i, ready), Namespace: namespace, Labels: d.Spec.Selector.MatchLabels},
-			Status:     corev1.PodStatus{Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: status}}},
-		}
-		if _, err := env.client.CoreV1().Pods(namespace).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// A deployment whose status stands still short of its replicas while all
-// its pods are Ready (the ReplicaSet controller waiting out a retry
-// backoff) ends the ramp once statusStaleAfter has passed, and the summary
-// says how many deployments were counted from their pods.
-func TestWaitReadyCountsPodsWhenStatusStandsStill(t *testing.T) {
-	env := newTestEnv(t, testProfile(2, 1, 10, time.Minute))
-	setup(t, env)
-	setReady(t, env, testPrefix+"-000", "app-0", 10)
-	setReady(t, env, testPrefix+"-001", "app-0", 7)
-	addReadyPods(t, env, testPrefix+"-001", 10, true)
-	s, err := rampDriven(t, env, func(int) {})
-	if err != nil {
-		t.Fatalf("WaitReady: %v", err)
-	}
-	if s.ReadyPods != 20 || s.StatusLagDeployments != 1 {
-		t.Errorf("summary %+v, want 20 ready pods and 1 deployment counted from pods", s)
-	}
-	// Polls every 2 s: the stale status is trusted until it has stood
-	// still for statusStaleAfter.
-	if s.RampSeconds < statusStaleAfter.Seconds() || s.RampSeconds > statusStaleAfter.Seconds()+2*rampPoll.Seconds() {
-		t.Errorf("ramp ended after %.0f s, want about %s", s.RampSeconds, statusStaleAfter)
-	}
-}
-
-// Pods that are not Ready, or fewer than the replicas, do not end the ramp.
-func TestWaitReadyPodCountNeedsEveryReplicaReady(t *testing.T) {
-	p := testProfile(1, 1, 10, time.Minute)
-	p.Workload.ReadyTimeout = metav1.Duration{Duration: time.Minute}
-	env := newTestEnv(t, p)
-	setup(t, env)
-	setReady(t, env, testPrefix+"-000", "app-0", 7)
-	addReadyPods(t, env, testPrefix+"-000", 9, true)
-	addReadyPods(t, env, testPrefix+"-000", 1, false)
-	s, err := rampDriven(t, env, func(int) {})
-	if err == nil || !strings.Contains(err.Error(), "churn-test-000/app-0 9/10") {
-		t.Fatalf("WaitReady = %v, want a timeout naming churn-test-000/app-0 9/10", err)
-	}
-	if s.ReadyPods != 9 {
-		t.Errorf("ready pods %d, want 9 (the pods' count, above the status's 7)", s.ReadyPods)
 	}
 }

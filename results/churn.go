@@ -23,10 +23,6 @@ type SetupSummary struct {
 	PodsPerSec  float64 `json:"podsPerSecond"`
 	// Duration is the whole setup: creation plus ramp.
 	Duration time.Duration `json:"duration"`
-	// StatusLagDeployments is the most deployments at one poll whose Ready
-	// pods the ramp counted itself because their status stood still while
-	// short (the controllers were slow to refresh it).
-	StatusLagDeployments int `json:"statusLagDeployments,omitempty"`
 	// NodesSeconds runs from the first fake node created to all of them
 	// Ready (set by the runner; the workload is created after).
 	NodesSeconds float64 `json:"nodesSeconds,omitempty"`
