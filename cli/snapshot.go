@@ -71,7 +71,12 @@ func newSnapshotSaveCommand(logger *zap.Logger) *cobra.Command {
 workload exactly as churn run does, wait until every node and replica is
 Ready, then compact etcd, stop the control plane and save its data and
 certificates with a manifest (setup hash, run labels, component versions,
-object counts, sizes, setup figures).`,
+object counts, sizes, setup figures).
+
+Nothing of a save is measured, so its kube-apiserver runs with GOGC=400 and
+its kube-scheduler without the default topology spread constraints: both
+cost CPU a 2-core ramp needs. Runs started from the snapshot use the
+defaults.`,
 		Example: `  churn snapshot save 50k --profile 50k-pods
   churn run --from-snapshot 50k --profile 50k-pods --mesh cilium`,
 		Args: cobra.ExactArgs(1),
