@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/results"
@@ -195,6 +197,15 @@ func (o *probes) probeListNamespace(ctx context.Context) {
 
 func (o *probes) probeListCluster(ctx context.Context) {
 	_ = o.call(ctx, ProbeListCluster, func(ctx context.Context) error {
+		// The same request as a typed List, but the body is read and not
+		// decoded: 500 pods are about 18 ms of churn's CPU per call, which
+		// is client work the probe does not measure.
+		if rc, ok := o.client.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil {
+			return rc.Get().Resource("pods").
+				VersionedParams(&metav1.ListOptions{Limit: clusterListLimit}, scheme.ParameterCodec).
+				Do(ctx).Error()
+		}
+		// A fake clientset has no REST client.
 		_, err := o.client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{Limit: clusterListLimit})
 		return err
 	})

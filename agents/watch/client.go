@@ -143,7 +143,15 @@ func (c *Client) Do(ctx context.Context, req *Request) (*http.Response, error) {
 		if req.ContentType != "" {
 			hreq.Header.Set("Content-Type", req.ContentType)
 		}
+		// What net/http would add itself; set here so that it leaves the
+		// body to gunzipBody (see gzip.go).
+		hreq.Header.Set("Accept-Encoding", "gzip")
 		resp, err := c.http.Do(hreq)
+		if err == nil {
+			if gzErr := gunzipBody(resp); gzErr != nil {
+				return nil, fmt.Errorf("%s %s: %w", req.Verb, req.Path, gzErr)
+			}
+		}
 		wait, retry := c.shouldRetry(req, resp, err, attempt)
 		if !retry {
 			if err != nil {
