@@ -36,6 +36,7 @@ type Mux struct {
 	addr, authority string
 	tlsConfig       *tls.Config
 	wrap            http.RoundTripper // client-go's header wrappers over a capture
+	coalesce        time.Duration     // see coalesceReads; 0 reads at once
 
 	mu    sync.Mutex
 	conns []*muxConn
@@ -52,6 +53,10 @@ const (
 	muxPingTimeout   = 15 * time.Second
 	muxDialTimeout   = 30 * time.Second
 	muxDefaultStream = 100 // until the server's SETTINGS say otherwise
+
+	// muxReadCoalesce is the coalescing tick of watch connections' reads:
+	// see coalesceReads.
+	muxReadCoalesce = 20 * time.Millisecond
 )
 
 var errHeadersCaptured = errors.New("headers captured")
@@ -108,7 +113,7 @@ func NewMux(cfg *rest.Config) (*Mux, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client-go wrappers: %w", err)
 	}
-	return &Mux{addr: addr, authority: u.Host, tlsConfig: tc, wrap: wrap}, nil
+	return &Mux{addr: addr, authority: u.Host, tlsConfig: tc, wrap: wrap, coalesce: muxReadCoalesce}, nil
 }
 
 // headers runs client-go's wrapper chain (user agent, impersonation,
@@ -241,12 +246,21 @@ type muxConn struct {
 var errConnFull = errors.New("mux: connection full")
 
 func (m *Mux) dial(ctx context.Context) (*muxConn, error) {
-	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: muxDialTimeout, KeepAlive: 30 * time.Second}, Config: m.tlsConfig}
-	nc, err := d.DialContext(ctx, "tcp", m.addr)
+	d := &net.Dialer{Timeout: muxDialTimeout, KeepAlive: 30 * time.Second}
+	tcp, err := d.DialContext(ctx, "tcp", m.addr)
 	if err != nil {
 		return nil, fmt.Errorf("mux: dial %s: %w", m.addr, err)
 	}
-	tc := nc.(*tls.Conn)
+	raw := newBatchReadConn(tcp)
+	tc := tls.Client(raw, m.tlsConfig)
+	hctx, cancel := context.WithTimeout(ctx, muxDialTimeout)
+	err = tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		tcp.Close()
+		return nil, fmt.Errorf("mux: TLS handshake with %s: %w", m.addr, err)
+	}
+	nc := net.Conn(tc)
 	if p := tc.ConnectionState().NegotiatedProtocol; p != "h2" {
 		nc.Close()
 		return nil, fmt.Errorf("mux: server negotiated %q, not h2", p)
@@ -292,6 +306,7 @@ func (m *Mux) dial(ctx context.Context) (*muxConn, error) {
 		return nil, fmt.Errorf("mux: first frame %T, want SETTINGS", f)
 	}
 	c.applySettings(sf)
+	raw.coalesce = m.coalesce // set up: from here on, reads may wait
 	go c.readLoop()
 	go c.health()
 	return c, nil
