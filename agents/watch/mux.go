@@ -408,6 +408,10 @@ func (c *muxConn) readLoop() {
 			c.fail(err)
 			return
 		}
+		if df, ok := f.(*http2.DataFrame); ok {
+			c.data(df)
+			continue
+		}
 		c.mu.Lock()
 		c.lastRead = time.Now()
 		c.pingPending = false
@@ -429,18 +433,6 @@ func (c *muxConn) readLoop() {
 					h.Add(hf.Name, hf.Value)
 				}
 				s.h.OnHeaders(s, status, h)
-			}
-			if f.StreamEnded() {
-				c.endStream(s, nil, false)
-			}
-		case *http2.DataFrame:
-			c.credit(f)
-			s := c.stream(f.StreamID)
-			if s == nil {
-				continue
-			}
-			if d := f.Data(); len(d) > 0 {
-				s.h.OnData(s, d)
 			}
 			if f.StreamEnded() {
 				c.endStream(s, nil, false)
@@ -472,43 +464,53 @@ func (c *muxConn) readLoop() {
 	}
 }
 
-// credit returns consumed DATA to the connection and stream windows.
-func (c *muxConn) credit(f *http2.DataFrame) {
+// data hands a DATA frame to its stream and returns the consumed bytes to
+// the connection and stream windows. It is the per-event path: one lock.
+func (c *muxConn) data(f *http2.DataFrame) {
 	n := int(f.Header().Length)
-	if n == 0 {
-		return
-	}
 	c.mu.Lock()
+	c.lastRead = time.Now()
+	c.pingPending = false
 	c.connRecv += n
 	connInc := 0
 	if c.connRecv >= muxUpdateAt {
 		connInc, c.connRecv = c.connRecv, 0
 	}
 	streamInc := 0
-	if s := c.streams[f.StreamID]; s != nil && !f.StreamEnded() {
+	s := c.streams[f.StreamID]
+	if s != nil && !f.StreamEnded() {
 		s.recv += n
 		if s.recv >= muxUpdateAt {
 			streamInc, s.recv = s.recv, 0
 		}
 	}
 	c.mu.Unlock()
-	if connInc == 0 && streamInc == 0 {
+	if connInc > 0 || streamInc > 0 {
+		c.wmu.Lock()
+		var err error
+		if connInc > 0 {
+			err = c.fr.WriteWindowUpdate(0, uint32(connInc))
+		}
+		if err == nil && streamInc > 0 {
+			err = c.fr.WriteWindowUpdate(f.StreamID, uint32(streamInc))
+		}
+		if err == nil {
+			err = c.bw.Flush()
+		}
+		c.wmu.Unlock()
+		if err != nil {
+			c.fail(err)
+			return
+		}
+	}
+	if s == nil {
 		return
 	}
-	c.wmu.Lock()
-	var err error
-	if connInc > 0 {
-		err = c.fr.WriteWindowUpdate(0, uint32(connInc))
+	if d := f.Data(); len(d) > 0 {
+		s.h.OnData(s, d)
 	}
-	if err == nil && streamInc > 0 {
-		err = c.fr.WriteWindowUpdate(f.StreamID, uint32(streamInc))
-	}
-	if err == nil {
-		err = c.bw.Flush()
-	}
-	c.wmu.Unlock()
-	if err != nil {
-		c.fail(err)
+	if f.StreamEnded() {
+		c.endStream(s, nil, false)
 	}
 }
 
