@@ -306,9 +306,13 @@ func TestIstiodWritesRootCertOnlyInRunNamespaces(t *testing.T) {
 	}
 	// Leader elections: the leases exist and are held by istiod-0.
 	eventually(t, "leases", func() bool { return srv.Count("create", "leases") == 6 })
+	// istiod syncs each collection with a streaming WATCH, never a LIST.
 	var resources []string
 	for _, r := range srv.Requests() {
-		if r.Verb == "list" {
+		switch {
+		case r.Verb == "list":
+			t.Errorf("istiod LISTed %s: it syncs with streaming WATCHes", r.Resource)
+		case r.Verb == "watch" && strings.Contains(r.Query, "sendInitialEvents=true"):
 			resources = append(resources, r.Resource)
 		}
 	}
@@ -316,7 +320,7 @@ func TestIstiodWritesRootCertOnlyInRunNamespaces(t *testing.T) {
 	// 34: the fake serves none of the apps, autoscaling, policy,
 	// networking and admissionregistration kinds istiod also watches.
 	if len(resources) != 34 {
-		t.Errorf("istiod lists %d resources, want 34: %v", len(resources), resources)
+		t.Errorf("istiod synced %d collections, want 34: %v", len(resources), resources)
 	}
 	if m.Summary().Components[0].Writes["create configmaps"] != 2 {
 		t.Errorf("writes = %v", m.Summary().Components[0].Writes)

@@ -66,7 +66,10 @@ func istioAmbient() *MeshSpec {
 		ServiceAccountNamespace: "istio-system", ServiceAccountName: "istiod",
 		UserAgent: "pilot-discovery/emulated (linux/amd64) churn",
 		Clients:   []ClientSpec{{Name: "kube", QPS: 80, Burst: 160}},
-		Behaviour: behaviourIstiod,
+		// Seen in the real istiod's audit log: it syncs with streaming
+		// WATCHes (client-go v0.35+).
+		StreamingList: true,
+		Behaviour:     behaviourIstiod,
 		Watches: []WatchDef{
 			core("", "v1", "pods").with(func(w *WatchDef) { w.FieldSelector = "status.phase!=Failed" }),
 			core("", "v1", "namespaces").with(func(w *WatchDef) { w.Feed, w.Fields = feedNamespaces, watch.FieldLabels }),
@@ -140,7 +143,9 @@ func istioAmbient() *MeshSpec {
 		ServiceAccountNamespace: "istio-system", ServiceAccountName: "istio-cni",
 		UserAgent: "istio-cni/emulated (linux/amd64) churn",
 		Clients:   []ClientSpec{{Name: "kube", QPS: 80, Burst: 160}, {Name: "repair", QPS: 5, Burst: 10}},
-		Behaviour: behaviourIstioCNI,
+		// Built from the same Istio module and client-go as istiod.
+		StreamingList: true,
+		Behaviour:     behaviourIstioCNI,
 		Watches: []WatchDef{
 			localPods.with(func(w *WatchDef) {
 				w.Feed, w.Fields = feedLocalPods, watch.FieldLabels|watch.FieldAnnotations|watch.FieldPod

@@ -91,6 +91,7 @@ func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
 			Group: wd.Group, Version: wd.Version, Resource: wd.Resource, Namespace: wd.Namespace,
 			LabelSelector: r.template(wd.LabelSelector), FieldSelector: r.template(wd.FieldSelector),
 			Protobuf: wd.Protobuf, MetadataOnly: wd.MetadataOnly, Fields: wd.Fields, Lag: wd.Lag, LagFrom: wd.LagFrom,
+			StreamingList: c.spec.StreamingList,
 		}
 		var h watch.Handler
 		if wd.Feed != feedNone && r.behaviour != nil {

@@ -65,7 +65,11 @@ type ComponentSpec struct {
 	UserAgent string
 	Clients   []ClientSpec
 	Watches   []WatchDef
-	Behaviour string
+	// StreamingList: the component's informers sync with streaming
+	// WATCHes, as client-go v0.35 and later does by default (see
+	// watch.WatchSpec.StreamingList); otherwise LIST then WATCH.
+	StreamingList bool
+	Behaviour     string
 	// Writes are the RBAC rules the behaviour needs beyond its watches.
 	Writes []Rule
 	// Leases are the leader elections each replica runs.

@@ -92,9 +92,9 @@ func lockAsLease(reqs []auditmix.Request) []auditmix.Request {
 //     resource): the same set but for knownOnly*, and on the pairs both
 //     make, shares within shareTolerancePoints.
 //
-// The full (verb, resource) table, sync requests included, is logged: the
-// real istiod syncs with a streaming WATCH (sendInitialEvents, client-go's
-// WatchListClient) where the emulation LISTs then WATCHes.
+// The full (verb, resource) table, sync requests included, is logged: both
+// sync with streaming WATCHes (sendInitialEvents, client-go's
+// WatchListClient), "watchlist" in the table.
 func TestRealIstiodRequestMix(t *testing.T) {
 	bin := testenv.RequireBinaries(t)
 	istiodBin := filepath.Join(bin, realistiod.BinaryName)

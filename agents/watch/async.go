@@ -114,6 +114,14 @@ func (a *async) list() {
 		return
 	}
 	r := a.r
+	if r.spec.StreamingList && !r.fallback {
+		r.beginSync()
+		r.rewatch = false
+		a.attempt = 0
+		a.open()
+		return
+	}
+	r.fallback = false
 	if err := offload(func() error { return r.list(a.ctx) }); err != nil {
 		if a.ctx.Err() == nil {
 			r.log.Debug("list ended", zap.String("resource", r.spec.Resource), zap.Error(err))
@@ -175,8 +183,28 @@ func (a *async) failed(err error) {
 		a.after(r.backoff.Step(), a.rewatchSame)
 		return
 	}
+	if r.syncing && (IsExpired(err) || isTooLargeResourceVersion(err)) {
+		r.rvUnavailable = true // sync again from a consistent read
+		a.begin()
+		go a.rewatchSame()
+		return
+	}
 	r.log.Debug("watch failed", zap.String("resource", r.spec.Resource), zap.Error(err))
-	a.relist()
+	a.relistOrFallBack()
+}
+
+// relistOrFallBack re-lists after a backoff, or, when a streaming sync
+// failed, LISTs at once, as client-go falls back within the same round.
+func (a *async) relistOrFallBack() {
+	r := a.r
+	if !r.syncing {
+		a.relist()
+		return
+	}
+	r.syncing, r.fallback = false, true
+	r.log.Debug("streaming list failed, falling back to LIST", zap.String("resource", r.spec.Resource))
+	a.begin()
+	go a.list()
 }
 
 // rewatchSame retries a WATCH that never opened (no watch restart counted).
@@ -219,6 +247,11 @@ func (a *async) ended(w *muxWatch, err error) {
 	}
 	stats := r.client.stats
 	switch {
+	case w.err != nil && IsExpired(w.err) && r.syncing:
+		stats.Gone.Add(1)
+		r.rvUnavailable = true
+		a.begin()
+		go a.rewatchSame()
 	case w.err != nil && IsExpired(w.err):
 		stats.Gone.Add(1)
 		a.relist()
@@ -226,12 +259,12 @@ func (a *async) ended(w *muxWatch, err error) {
 		a.after(r.backoff.Step(), a.rewatch)
 	case w.err != nil:
 		stats.Errors.Add(1)
-		a.relist()
+		a.relistOrFallBack()
 	case isStreamReset(err):
 		stats.Errors.Add(1)
-		a.relist()
-	case w.events == 0 && r.client.clock.Since(a.start) < veryShortWatch:
-		a.relist()
+		a.relistOrFallBack()
+	case r.syncing, w.events == 0 && r.client.clock.Since(a.start) < veryShortWatch:
+		a.relistOrFallBack()
 	default:
 		a.begin()
 		go a.rewatch()

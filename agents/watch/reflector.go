@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 )
 
@@ -63,6 +64,13 @@ type WatchSpec struct {
 	// Lag names the lag histogram in the client's Stats; LagFrom says how.
 	Lag     string
 	LagFrom LagSource
+	// StreamingList syncs with a streaming WATCH (sendInitialEvents=true,
+	// resourceVersionMatch=NotOlderThan) in place of a LIST, as client-go's
+	// reflector does since v0.35 (WatchListClient, on by default): the
+	// objects arrive as ADDED events up to a bookmark annotated
+	// k8s.io/initial-events-end, and the same stream then carries changes.
+	// A sync that fails falls back to a LIST for that round, as there.
+	StreamingList bool
 }
 
 // Path is the collection's API path.
@@ -107,7 +115,12 @@ type Reflector struct {
 	obj           Object
 	lag           *LagHistogram
 	rewatch       bool // the current WATCH follows another without a LIST
-	async         *async
+	// syncing: the open (or next) WATCH is a streaming sync that has not
+	// reached its initial-events-end bookmark.
+	syncing bool
+	// fallback: the streaming sync failed; the next sync is a LIST.
+	fallback bool
+	async    *async
 }
 
 // NewReflector builds a reflector; handler may be nil when only the traffic
@@ -116,7 +129,7 @@ func NewReflector(c *Client, spec WatchSpec, handler Handler, log *zap.Logger) *
 	if log == nil {
 		log = zap.NewNop()
 	}
-	if spec.LagFrom == LagTriggerTime {
+	if spec.LagFrom == LagTriggerTime || spec.StreamingList {
 		spec.Fields |= FieldAnnotations
 	}
 	r := &Reflector{
@@ -147,11 +160,45 @@ func (r *Reflector) Run(ctx context.Context) {
 }
 
 func (r *Reflector) listAndWatch(ctx context.Context) error {
+	if r.spec.StreamingList {
+		r.beginSync()
+		err := r.watch(ctx)
+		if !r.syncing || ctx.Err() != nil {
+			r.syncing = false
+			return err
+		}
+		r.syncing = false
+		r.log.Debug("streaming list failed, falling back to LIST", zap.String("resource", r.spec.Resource), zap.Error(err))
+	}
 	if err := offload(func() error { return r.list(ctx) }); err != nil {
 		return err
 	}
 	return r.watch(ctx)
 }
+
+// beginSync makes the next WATCH a streaming sync (see
+// WatchSpec.StreamingList); it counts as a list.
+func (r *Reflector) beginSync() {
+	if r.listed {
+		r.client.stats.Relists.Add(1)
+	}
+	r.client.stats.Lists.Add(1)
+	r.syncing = true
+}
+
+// endSync: the initial-events-end bookmark arrived.
+func (r *Reflector) endSync() {
+	r.syncing = false
+	r.rvUnavailable = false
+	r.listed = true
+	if r.handler != nil {
+		r.obj.Reset()
+		r.handler(&Event{Type: Synced, Object: &r.obj})
+	}
+}
+
+// errSyncIncomplete: a streaming sync's WATCH ended before the bookmark.
+var errSyncIncomplete = errors.New("watch ended before the initial-events-end bookmark")
 
 // offload runs fn on a short-lived goroutine. A reflector's goroutine lives
 // as long as its watch and parks in a body read; the deep call chains of
@@ -332,11 +379,19 @@ func (r *Reflector) watch(ctx context.Context) error {
 				}
 				continue
 			}
+			if r.syncing && (IsExpired(err) || isTooLargeResourceVersion(err)) {
+				r.rvUnavailable = true // sync again from a consistent read
+				continue
+			}
 			return fmt.Errorf("watch %s: %w", r.path, err)
 		}
 		first = false
 		if err != nil {
 			switch {
+			case IsExpired(err) && r.syncing:
+				stats.Gone.Add(1)
+				r.rvUnavailable = true
+				continue
 			case IsExpired(err):
 				stats.Gone.Add(1)
 				return err
@@ -349,6 +404,9 @@ func (r *Reflector) watch(ctx context.Context) error {
 				stats.Errors.Add(1)
 				return err
 			}
+		}
+		if r.syncing {
+			return errSyncIncomplete
 		}
 		if events == 0 && r.client.clock.Since(start) < veryShortWatch {
 			return errVeryShortWatch
@@ -366,7 +424,17 @@ func (r *Reflector) watchRequest() (string, string) {
 	q := url.Values{}
 	r.selectors(q)
 	q.Set("allowWatchBookmarks", "true")
-	q.Set("resourceVersion", string(r.lastRV))
+	if r.syncing {
+		// client-go's watchList: from the last synced version, or a
+		// consistent read ("") at first and after an expired version.
+		q.Set("sendInitialEvents", "true")
+		q.Set("resourceVersionMatch", "NotOlderThan")
+		if !r.rvUnavailable && len(r.lastRV) > 0 {
+			q.Set("resourceVersion", string(r.lastRV))
+		}
+	} else {
+		q.Set("resourceVersion", string(r.lastRV))
+	}
 	q.Set("timeout", (time.Duration(timeoutSecs) * time.Second).String())
 	q.Set("timeoutSeconds", strconv.FormatInt(timeoutSecs, 10))
 	q.Set("watch", "true")
@@ -454,7 +522,6 @@ func (r *Reflector) handleFrame(frame []byte, proto bool) error {
 		framing = 4 // the length prefix
 	}
 	stats.Bytes.Add(int64(len(frame)) + framing)
-	stats.Events.Add(1)
 	r.obj.Reset()
 	var typ EventType
 	var err error
@@ -464,16 +531,36 @@ func (r *Reflector) handleFrame(frame []byte, proto bool) error {
 		typ, err = skimJSONEvent(frame, r.spec.Fields, &r.obj)
 	}
 	if err != nil {
+		stats.Events.Add(1)
 		return r.internalError("decode watch event: " + err.Error())
+	}
+	if !r.syncing || typ != Added {
+		stats.Events.Add(1) // a streaming sync's objects count as list items
 	}
 	if typ == Error {
 		return &StatusError{Code: int(r.obj.Code), Reason: string(r.obj.Reason), Message: string(r.obj.Message), Verb: "WATCH", Path: r.path}
 	}
-	if len(r.obj.ResourceVersion) > 0 {
+	// A streaming sync's objects carry their own versions; the sync's is
+	// its bookmark's, as client-go keeps it.
+	if len(r.obj.ResourceVersion) > 0 && (!r.syncing || typ != Added) {
 		r.lastRV = append(r.lastRV[:0], r.obj.ResourceVersion...)
 	}
 	if typ == Bookmark {
 		stats.Bookmarks.Add(1)
+		if r.syncing {
+			if v, ok := r.obj.Annotation(metav1.InitialEventsAnnotationKey); ok && string(v) == "true" {
+				r.endSync()
+			}
+		}
+		return nil
+	}
+	if r.syncing && typ == Added {
+		// The initial state: list items, not changes.
+		stats.ListItems.Add(1)
+		if r.handler != nil {
+			ev := Event{Type: Added, Object: &r.obj, FromList: true}
+			r.handler(&ev)
+		}
 		return nil
 	}
 	if r.lag != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -81,10 +82,30 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, rt *route) {
 	}
 	wt := &watcher{sel: sel, bookmarks: q.Get("allowWatchBookmarks") == "true", wake: make(chan struct{}, 1), done: make(chan struct{})}
 	proto := wantsProtobuf(r.Header.Get("Accept"), rt.coll)
+	streaming := q.Get("sendInitialEvents") == "true"
+	if streaming && (q.Get("resourceVersionMatch") != string(metav1.ResourceVersionMatchNotOlderThan) || !wt.bookmarks) {
+		writeStatus(w, r, statusObject(http.StatusUnprocessableEntity, metav1.StatusReasonInvalid,
+			"sendInitialEvents needs resourceVersionMatch=NotOlderThan and allowWatchBookmarks=true"), nil)
+		return
+	}
 
 	s.mu.Lock()
 	tooOld := from > 0 && from < s.compactedRV
-	if !tooOld {
+	if streaming {
+		// The API server's watch list: the current objects as ADDED, a
+		// bookmark marking their end, then changes. NotOlderThan is met by
+		// the current state whatever the requested version.
+		tooOld = false
+		for _, obj := range rt.coll.sortedObjects() {
+			wt.queue = append(wt.queue, event{typ: "ADDED", obj: obj})
+		}
+		bm := rt.coll.newObject()
+		m, _ := meta.Accessor(bm)
+		m.SetResourceVersion(strconv.FormatInt(s.rv, 10))
+		m.SetAnnotations(map[string]string{metav1.InitialEventsAnnotationKey: "true"})
+		wt.queue = append(wt.queue, event{typ: "BOOKMARK", obj: bm})
+		rt.coll.watchers[wt] = struct{}{}
+	} else if !tooOld {
 		for _, ev := range rt.coll.history {
 			if ev.rv > from {
 				wt.queue = append(wt.queue, ev)
