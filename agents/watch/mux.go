@@ -333,15 +333,23 @@ func (c *muxConn) applySettings(sf *http2.SettingsFrame) {
 		}
 		return nil
 	})
+	c.send(c.fr.WriteSettingsAck)
+}
+
+// send writes frames with write under the write lock and flushes them; a
+// failure fails the connection and returns false.
+func (c *muxConn) send(write func() error) bool {
 	c.wmu.Lock()
-	err := c.fr.WriteSettingsAck()
+	err := write()
 	if err == nil {
 		err = c.bw.Flush()
 	}
 	c.wmu.Unlock()
 	if err != nil {
 		c.fail(err)
+		return false
 	}
+	return true
 }
 
 func (c *muxConn) open(pathQuery string, hdr http.Header, h StreamHandler) (*Stream, error) {
@@ -446,17 +454,8 @@ func (c *muxConn) readLoop() {
 				c.applySettings(f)
 			}
 		case *http2.PingFrame:
-			if !f.IsAck() {
-				c.wmu.Lock()
-				err := c.fr.WritePing(true, f.Data)
-				if err == nil {
-					err = c.bw.Flush()
-				}
-				c.wmu.Unlock()
-				if err != nil {
-					c.fail(err)
-					return
-				}
+			if !f.IsAck() && !c.send(func() error { return c.fr.WritePing(true, f.Data) }) {
+				return
 			}
 		case *http2.GoAwayFrame:
 			c.goAway(f.LastStreamID, f.ErrCode)
@@ -486,20 +485,18 @@ func (c *muxConn) data(f *http2.DataFrame) {
 	}
 	c.mu.Unlock()
 	if connInc > 0 || streamInc > 0 {
-		c.wmu.Lock()
-		var err error
-		if connInc > 0 {
-			err = c.fr.WriteWindowUpdate(0, uint32(connInc))
-		}
-		if err == nil && streamInc > 0 {
-			err = c.fr.WriteWindowUpdate(f.StreamID, uint32(streamInc))
-		}
-		if err == nil {
-			err = c.bw.Flush()
-		}
-		c.wmu.Unlock()
-		if err != nil {
-			c.fail(err)
+		ok := c.send(func() error {
+			if connInc > 0 {
+				if err := c.fr.WriteWindowUpdate(0, uint32(connInc)); err != nil {
+					return err
+				}
+			}
+			if streamInc > 0 {
+				return c.fr.WriteWindowUpdate(f.StreamID, uint32(streamInc))
+			}
+			return nil
+		})
+		if !ok {
 			return
 		}
 	}
@@ -532,15 +529,7 @@ func (c *muxConn) endStream(s *Stream, err error, reset bool) {
 	dead := c.dead
 	c.mu.Unlock()
 	if reset && !dead {
-		c.wmu.Lock()
-		werr := c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
-		if werr == nil {
-			werr = c.bw.Flush()
-		}
-		c.wmu.Unlock()
-		if werr != nil {
-			c.fail(werr)
-		}
+		c.send(func() error { return c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel) })
 	}
 	s.h.OnEnd(s, err)
 }
@@ -606,14 +595,7 @@ func (c *muxConn) health() {
 			c.pingPending = true
 			c.mu.Unlock()
 			pingSent = time.Now()
-			c.wmu.Lock()
-			err := c.fr.WritePing(false, [8]byte{'c', 'h', 'u', 'r', 'n'})
-			if err == nil {
-				err = c.bw.Flush()
-			}
-			c.wmu.Unlock()
-			if err != nil {
-				c.fail(err)
+			if !c.send(func() error { return c.fr.WritePing(false, [8]byte{'c', 'h', 'u', 'r', 'n'}) }) {
 				return
 			}
 		}

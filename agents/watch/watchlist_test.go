@@ -11,6 +11,23 @@ import (
 	"github.com/churn-dev/churn/agents/internal/fakeapi"
 )
 
+// startStreaming runs a streaming-list pod reflector against a server
+// holding two pods on n1 and the given faults.
+func startStreaming(t *testing.T, useMux bool, faults ...fakeapi.Fault) (*fakeapi.Server, *Client, *recorder) {
+	t.Helper()
+	srv := newServer(t)
+	createPods(t, srv, 2, "n1")
+	for _, f := range faults {
+		srv.Inject(f)
+	}
+	c := newClientVia(t, srv, clock.RealClock{}, 0, 0, useMux)
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	run(t, ctx, NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, StreamingList: true}, rec.handle, nil), useMux)
+	t.Cleanup(cancel) // before run's own cleanup, which waits for the end
+	return srv, c, rec
+}
+
 func watchQueries(t *testing.T, srv *fakeapi.Server) []url.Values {
 	t.Helper()
 	var out []url.Values
@@ -28,20 +45,12 @@ func watchQueries(t *testing.T, srv *fakeapi.Server) []url.Values {
 // bookmark's version after it ends.
 func TestReflectorStreamingListSyncsThenWatches(t *testing.T) {
 	transports(t, func(t *testing.T, useMux bool) {
-		srv := newServer(t)
-		createPods(t, srv, 3, "n1")
-		c := newClientVia(t, srv, clock.RealClock{}, 0, 0, useMux)
-		rec := &recorder{}
-		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, StreamingList: true}, rec.handle, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		run(t, ctx, r, useMux)
-
-		eventually(t, "sync", func() bool { n, s := rec.count(); return n == 3 && s == 1 })
+		srv, c, rec := startStreaming(t, useMux)
+		eventually(t, "sync", func() bool { n, s := rec.count(); return n == 2 && s == 1 })
 		createPods(t, srv, 1, "n2")
-		eventually(t, "change on the same stream", func() bool { n, _ := rec.count(); return n == 4 })
+		eventually(t, "change on the same stream", func() bool { n, _ := rec.count(); return n == 3 })
 		rec.mu.Lock()
-		first, last := rec.events[0], rec.events[3]
+		first, last := rec.events[0], rec.events[2]
 		rec.mu.Unlock()
 		if first != "ADDED p-n1-0000 list=true" || last != "ADDED p-n2-0000 list=false" {
 			t.Errorf("events %q ... %q, want the synced pods as list items, then the change", first, last)
@@ -50,8 +59,8 @@ func TestReflectorStreamingListSyncsThenWatches(t *testing.T) {
 			t.Errorf("%d LISTs, want none", n)
 		}
 		st := c.Stats()
-		if st.Lists.Load() != 1 || st.ListItems.Load() != 3 || st.Relists.Load() != 0 || st.Watches.Load() != 1 {
-			t.Errorf("stats lists=%d items=%d relists=%d watches=%d, want 1 3 0 1", st.Lists.Load(), st.ListItems.Load(), st.Relists.Load(), st.Watches.Load())
+		if st.Lists.Load() != 1 || st.ListItems.Load() != 2 || st.Relists.Load() != 0 || st.Watches.Load() != 1 {
+			t.Errorf("stats lists=%d items=%d relists=%d watches=%d, want 1 2 0 1", st.Lists.Load(), st.ListItems.Load(), st.Relists.Load(), st.Watches.Load())
 		}
 
 		srv.EndWatches()
@@ -78,16 +87,7 @@ func TestReflectorStreamingListSyncsThenWatches(t *testing.T) {
 // client-go falls back.
 func TestReflectorStreamingListFallsBackToList(t *testing.T) {
 	transports(t, func(t *testing.T, useMux bool) {
-		srv := newServer(t)
-		createPods(t, srv, 2, "n1")
-		srv.Inject(fakeapi.Fault{Verb: "watch", Resource: "pods", Code: 422, Reason: metav1.StatusReasonInvalid, Times: 1})
-		c := newClientVia(t, srv, clock.RealClock{}, 0, 0, useMux)
-		rec := &recorder{}
-		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, StreamingList: true}, rec.handle, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		run(t, ctx, r, useMux)
-
+		srv, _, rec := startStreaming(t, useMux, fakeapi.Fault{Verb: "watch", Resource: "pods", Code: 422, Reason: metav1.StatusReasonInvalid, Times: 1})
 		eventually(t, "synced by a LIST", func() bool { _, s := rec.count(); return s == 1 && srv.Count("list", "pods") == 1 })
 		eventually(t, "watch open", func() bool { return srv.Watchers() == 1 })
 		createPods(t, srv, 1, "n2")
@@ -103,16 +103,7 @@ func TestReflectorStreamingListFallsBackToList(t *testing.T) {
 // LIST.
 func TestReflectorStreamingListRetriesAfter410(t *testing.T) {
 	transports(t, func(t *testing.T, useMux bool) {
-		srv := newServer(t)
-		createPods(t, srv, 2, "n1")
-		srv.Inject(fakeapi.Fault{Verb: "watch", Resource: "pods", Code: 410, Reason: metav1.StatusReasonExpired, Times: 1})
-		c := newClientVia(t, srv, clock.RealClock{}, 0, 0, useMux)
-		rec := &recorder{}
-		r := NewReflector(c, WatchSpec{Version: "v1", Resource: "pods", Protobuf: true, StreamingList: true}, rec.handle, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		run(t, ctx, r, useMux)
-
+		srv, _, rec := startStreaming(t, useMux, fakeapi.Fault{Verb: "watch", Resource: "pods", Code: 410, Reason: metav1.StatusReasonExpired, Times: 1})
 		eventually(t, "sync", func() bool { n, s := rec.count(); return n == 2 && s == 1 })
 		if n := srv.Count("list", "pods"); n != 0 {
 			t.Errorf("%d LISTs, want none", n)
