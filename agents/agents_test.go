@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -324,6 +325,9 @@ func TestIstiodWritesRootCertOnlyInRunNamespaces(t *testing.T) {
 	}
 	if m.Summary().Components[0].Writes["create configmaps"] != 2 {
 		t.Errorf("writes = %v", m.Summary().Components[0].Writes)
+	}
+	if notes := m.Summary().Notes; !slices.ContainsFunc(notes, func(n string) bool { return strings.HasPrefix(n, "istiod syncs with streaming WATCHes") }) {
+		t.Errorf("summary notes %q do not say how istiod syncs", notes)
 	}
 }
 

@@ -40,6 +40,11 @@ func (m *Mesh) summary() *results.MeshSummary {
 			"replicas of one component share one HTTP/2 transport (the API server sees the same requests over fewer connections)",
 			"lags come from API-server timestamps with one-second resolution; p50/p99 are read from log-spaced buckets (within 19%)")
 	}
+	for _, c := range m.components {
+		if c.spec.StreamingList {
+			s.Notes = append(s.Notes, c.spec.Name+" syncs with streaming WATCHes (sendInitialEvents), as client-go v0.35+ does: its lists and list items count those syncs")
+		}
+	}
 	return s
 }
 
