@@ -100,7 +100,8 @@ test: all
 unit:
 	$(GO) test -short ./...
 
-# Go benchmarks (decoding cost per watch event, metrics parsing, ...), then
+# Go benchmarks (decoding and receiving cost per watch event, metrics
+# parsing, ...), then
 # the memory of 1,000 idle emulated cilium-agents against an in-process fake
 # API server, which fails above 300 MB RSS.
 bench:

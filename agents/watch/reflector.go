@@ -118,7 +118,8 @@ type Reflector struct {
 	// syncing: the open (or next) WATCH is a streaming sync that has not
 	// reached its initial-events-end bookmark.
 	syncing bool
-	// fallback: the streaming sync failed; the next sync is a LIST.
+	// fallback: the streaming sync failed; Start's next list step is a
+	// LIST (Run falls back within listAndWatch).
 	fallback bool
 	async    *async
 }

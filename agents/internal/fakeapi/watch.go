@@ -90,12 +90,11 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, rt *route) {
 	}
 
 	s.mu.Lock()
-	tooOld := from > 0 && from < s.compactedRV
+	// NotOlderThan is met by the current state whatever the version asked.
+	tooOld := !streaming && from > 0 && from < s.compactedRV
 	if streaming {
 		// The API server's watch list: the current objects as ADDED, a
-		// bookmark marking their end, then changes. NotOlderThan is met by
-		// the current state whatever the requested version.
-		tooOld = false
+		// bookmark marking their end, then changes.
 		for _, obj := range rt.coll.sortedObjects() {
 			wt.queue = append(wt.queue, event{typ: "ADDED", obj: obj})
 		}
