@@ -1,7 +1,6 @@
 package observers
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -176,7 +175,7 @@ func (o *apiServerMetrics) fetch(ctx context.Context) (*scrape, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("GET /metrics: %w", err)
 	}
-	sc, err := parseMetrics(bytes.NewReader(body), contentType, o.env.Clock.Now())
+	sc, err := parseMetrics(body, contentType, o.env.Clock.Now())
 	if err != nil {
 		return nil, "", err
 	}

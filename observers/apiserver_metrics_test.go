@@ -1,16 +1,20 @@
 package observers
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"go.uber.org/zap/zaptest"
 	"k8s.io/client-go/rest"
 	clocktesting "k8s.io/utils/clock/testing"
@@ -61,7 +65,7 @@ func metricsText(patch [4]int, patchV2 [4]int, listInf int, codes map[string]int
 
 func mustParse(t *testing.T, text string, at time.Time) *scrape {
 	t.Helper()
-	sc, err := parseMetrics(strings.NewReader(text), "text/plain; version=0.0.4; charset=utf-8", at)
+	sc, err := parseMetrics([]byte(text), "text/plain; version=0.0.4; charset=utf-8", at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,5 +289,54 @@ func TestAPIServerMetricsEndToEnd(t *testing.T) {
 	}
 	if rate := FindSeries(s.Series, SeriesRequestRate); rate == nil || len(rate.Points) == 0 {
 		t.Error("no request rate series")
+	}
+}
+
+// protoDelimited re-encodes a text body as the length-delimited protobuf
+// that churn asks kube-apiserver for.
+func protoDelimited(t testing.TB, text string) []byte {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeProtoDelim))
+	for _, mf := range families {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// The protobuf path skips families churn does not read without decoding
+// them, and yields what the text path does.
+func TestParseMetricsProtobufSkipsOtherFamilies(t *testing.T) {
+	text := metricsText([4]int{1, 2, 3, 4}, [4]int{5, 6, 7, 8}, 3, map[string]int{"200": 5, "429": 2}, 1, 2) +
+		"# TYPE apiserver_watch_events_sizes histogram\n" +
+		`apiserver_watch_events_sizes_bucket{resource="pods",le="+Inf"} 9` + "\n" +
+		`apiserver_watch_events_sizes_sum{resource="pods"} 9` + "\n" +
+		`apiserver_watch_events_sizes_count{resource="pods"} 9` + "\n" +
+		"# TYPE workqueue_depth gauge\nworkqueue_depth{name=\"x\"} 4\n"
+	want := mustParse(t, text, time.Unix(0, 0))
+	got, err := parseMetrics(protoDelimited(t, text), string(expfmt.NewFormat(expfmt.TypeProtoDelim)), time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("protobuf scrape differs from text scrape:\n got %+v\nwant %+v", got, want)
+	}
+	if got.Seen["workqueue_depth"] || got.Seen["apiserver_watch_events_sizes"] {
+		t.Errorf("unread families marked seen: %v", got.Seen)
+	}
+}
+
+func TestParseMetricsProtobufRejectsTruncatedBody(t *testing.T) {
+	body := protoDelimited(t, metricsText([4]int{1, 2, 3, 4}, [4]int{}, 0, nil, 1, 2))
+	_, err := parseMetrics(body[:len(body)-3], string(expfmt.NewFormat(expfmt.TypeProtoDelim)), time.Unix(0, 0))
+	if err == nil || !strings.Contains(err.Error(), "decode /metrics") {
+		t.Fatalf("truncated body: err = %v, want a decode error", err)
 	}
 }

@@ -1,6 +1,7 @@
 package observers
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Metric families read from kube-apiserver /metrics.
@@ -87,28 +90,80 @@ type scrape struct {
 // and accepts the text format from servers that do not offer it.
 var metricsAccept = string(expfmt.NewFormat(expfmt.TypeProtoDelim)) + ";q=0.7,text/plain;version=0.0.4;q=0.3"
 
+// wantedFamilies are the families scrape.add reads; a kube-apiserver
+// serves several times as many bytes of others (watch, admission and
+// workqueue histograms), which the protobuf path skips undecoded.
+var wantedFamilies = map[string]bool{
+	mRequestDuration: true, mRequestTotal: true, mAPFRejected: true, mAPFInQueue: true,
+	mAPFExecuting: true, mInflight: true, mLongRunning: true, mWatchEvents: true,
+	mEtcdDuration: true, mRSS: true, mCPU: true, mStartTime: true,
+}
+
 // parseMetrics decodes a /metrics body of the given content type.
-func parseMetrics(body io.Reader, contentType string, t time.Time) (*scrape, error) {
+func parseMetrics(body []byte, contentType string, t time.Time) (*scrape, error) {
 	format := expfmt.ResponseFormat(http.Header{"Content-Type": []string{contentType}})
 	if format.FormatType() == expfmt.TypeUnknown {
 		format = expfmt.NewFormat(expfmt.TypeTextPlain)
 	}
-	dec := expfmt.NewDecoder(body, format)
 	s := &scrape{T: t, Requests: map[RequestKey]histogram{}, Seen: map[string]bool{}}
-	for {
-		var mf dto.MetricFamily
-		if err := dec.Decode(&mf); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("decode /metrics: %w", err)
+	if format.FormatType() == expfmt.TypeProtoDelim {
+		if err := s.addDelimited(body); err != nil {
+			return nil, err
 		}
-		s.add(&mf)
+	} else {
+		dec := expfmt.NewDecoder(bytes.NewReader(body), format)
+		for {
+			var mf dto.MetricFamily
+			if err := dec.Decode(&mf); err != nil {
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				return nil, fmt.Errorf("decode /metrics: %w", err)
+			}
+			s.add(&mf)
+		}
 	}
 	if !s.Seen[mRequestDuration] {
 		return nil, fmt.Errorf("/metrics has no %s: not a kube-apiserver?", mRequestDuration)
 	}
 	return s, nil
+}
+
+// addDelimited reads length-delimited MetricFamily messages, decoding only
+// the wanted ones: a family's name is its field 1, which a marshaller
+// writes first, so most of the body is stepped over by its length prefix.
+func (s *scrape) addDelimited(body []byte) error {
+	for off := 0; off < len(body); {
+		n, l := protowire.ConsumeVarint(body[off:])
+		if l < 0 || n > uint64(len(body)-off-l) {
+			return fmt.Errorf("decode /metrics: malformed length at byte %d", off)
+		}
+		msg := body[off+l : off+l+int(n)]
+		off += l + int(n)
+		if name, ok := familyName(msg); ok && !wantedFamilies[name] {
+			continue
+		}
+		var mf dto.MetricFamily
+		if err := proto.Unmarshal(msg, &mf); err != nil {
+			return fmt.Errorf("decode /metrics: %w", err)
+		}
+		s.add(&mf)
+	}
+	return nil
+}
+
+// familyName returns a MetricFamily message's name when it is the first
+// field; ok is false otherwise, and the caller decodes the whole message.
+func familyName(msg []byte) (string, bool) {
+	num, typ, l := protowire.ConsumeTag(msg)
+	if l < 0 || num != 1 || typ != protowire.BytesType {
+		return "", false
+	}
+	v, m := protowire.ConsumeBytes(msg[l:])
+	if m < 0 {
+		return "", false
+	}
+	return string(v), true
 }
 
 func (s *scrape) add(mf *dto.MetricFamily) {
