@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/cli"
 )
 
 func main() {
+	agents.TuneGC()
 	ctx, stop := cli.SignalContext(context.Background())
 	defer stop()
 	os.Exit(run(ctx))

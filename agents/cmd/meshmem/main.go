@@ -38,6 +38,7 @@ import (
 )
 
 func main() {
+	agents.TuneGC()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
