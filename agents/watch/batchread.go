@@ -166,10 +166,9 @@ func (c *batchReadConn) tryRead() (n int, err error, ok bool) {
 // waking is most of what a mostly idle Go process spends (thread hand-offs,
 // sysmon, epoll); aligned, the readers of all connections wake together and
 // take what arrived meanwhile in one syscall each. It delays what an agent
-// sees by at most d (event lags are measured at 1 s resolution) and changes
-// nothing the API server sees: the kernel holds a few milliseconds of
-// events, far below the flow-control windows, and a reader that finds a
-// full buffer reads on without waiting.
+// sees by at most d (event lags are measured at 1 s resolution). Sockets
+// wait with await, which the kernel also ends for a full chunk; a plain
+// sleep is left for connections that are not sockets.
 func coalesceReads(d time.Duration) {
 	now := time.Now()
 	time.Sleep(now.Truncate(d).Add(d).Sub(now))
