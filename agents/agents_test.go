@@ -215,6 +215,11 @@ func TestCiliumEndpointFollowsPod(t *testing.T) {
 	if verbs["get"] != 1 || verbs["create"] != 1 || verbs["patch"] < 2 || verbs["delete"] != 1 {
 		t.Errorf("CEP calls = %v, want 1 get, 1 create, >=2 patches, 1 delete", verbs)
 	}
+	// The server deletes before the agent has read its answer and counted
+	// the write.
+	eventually(t, "CEP delete counted", func() bool {
+		return m.Summary().Components[0].Writes["delete ciliumendpoints"] == 1
+	})
 	sum := m.Summary()
 	agent := sum.Components[0]
 	if agent.Writes["create ciliumendpoints"] != 1 || agent.Writes["delete ciliumendpoints"] != 1 || agent.Writes["create ciliumidentities"] != 2 {

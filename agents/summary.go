@@ -38,7 +38,7 @@ func (m *Mesh) summary() *results.MeshSummary {
 	if len(m.components) > 0 {
 		s.Notes = append(s.Notes,
 			"replicas of one component share one HTTP/2 transport (the API server sees the same requests over fewer connections)",
-			"lags come from API-server timestamps with one-second resolution; p50/p99 are read from log-spaced buckets (within 19%)")
+			"lags come from API-server timestamps with one-second resolution, stamps older than the watch skipped; p50/p99 are read from log-spaced buckets (within 19%)")
 	}
 	for _, c := range m.components {
 		if c.spec.StreamingList {

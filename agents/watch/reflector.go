@@ -114,7 +114,8 @@ type Reflector struct {
 	listed        bool
 	obj           Object
 	lag           *LagHistogram
-	rewatch       bool // the current WATCH follows another without a LIST
+	lagSince      int64 // unix seconds when the reflector was built: older stamps are not lags
+	rewatch       bool  // the current WATCH follows another without a LIST
 	// syncing: the open (or next) WATCH is a streaming sync that has not
 	// reached its initial-events-end bookmark.
 	syncing bool
@@ -143,6 +144,7 @@ func NewReflector(c *Client, spec WatchSpec, handler Handler, log *zap.Logger) *
 	}
 	if spec.Lag != "" && spec.LagFrom != LagNone {
 		r.lag = c.stats.Lag(spec.Lag)
+		r.lagSince = c.clock.Now().Unix()
 	}
 	return r
 }
@@ -574,10 +576,14 @@ func (r *Reflector) handleFrame(frame []byte, proto bool) error {
 	return nil
 }
 
+// observeLag records the event's lag. A stamp older than the reflector is
+// skipped: a change made before the watcher existed is not a delay it saw
+// (a warm start's EndpointSlices can be modified again carrying an
+// hours-old trigger time).
 func (r *Reflector) observeLag(typ EventType) {
 	switch r.spec.LagFrom {
 	case LagCreation:
-		if typ == Added && r.obj.CreationUnix > 0 {
+		if typ == Added && r.obj.CreationUnix >= r.lagSince {
 			r.lag.Observe(r.client.clock.Since(time.Unix(r.obj.CreationUnix, 0)))
 		}
 	case LagTriggerTime:
@@ -585,7 +591,7 @@ func (r *Reflector) observeLag(typ EventType) {
 			return
 		}
 		if v, ok := r.obj.Annotation(TriggerTimeAnnotation); ok {
-			if t, ok := parseRFC3339(v); ok {
+			if t, ok := parseRFC3339(v); ok && t.Unix() >= r.lagSince {
 				r.lag.Observe(r.client.clock.Since(t))
 			}
 		}
