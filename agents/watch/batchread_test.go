@@ -56,26 +56,39 @@ func TestBatchReadConnPassesBytesThrough(t *testing.T) {
 
 // A closed connection ends a polling reader with an error, not a hang.
 func TestBatchReadConnPollingSeesClose(t *testing.T) {
-	client, server := connPair(t, "tcp")
-	defer server.Close()
-	c := newBatchReadConn(client)
-	c.coalesce = time.Millisecond
-	c.drained = true
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Read(make([]byte, 10))
-		done <- err
-	}()
+	client, _, done := waitingRead(t, time.Millisecond, 10)
 	time.Sleep(2 * time.Millisecond) // usually mid-poll; either way it must end
 	client.Close()
 	select {
-	case err := <-done:
-		if err == nil {
+	case r := <-done:
+		if r.err == nil {
 			t.Fatal("read on a closed connection returned no error")
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("reader did not return after its connection was closed")
 	}
+}
+
+type readResult struct {
+	n   int
+	err error
+}
+
+// waitingRead starts one Read of up to size bytes on a batchReadConn over
+// TCP whose last read drained the socket, so it begins by waiting.
+func waitingRead(t *testing.T, coalesce time.Duration, size int) (client, server net.Conn, done <-chan readResult) {
+	t.Helper()
+	client, server = connPair(t, "tcp")
+	t.Cleanup(func() { client.Close(); server.Close() })
+	c := newBatchReadConn(client)
+	c.coalesce = coalesce
+	c.drained = true
+	ch := make(chan readResult, 1)
+	go func() {
+		n, err := c.Read(make([]byte, size))
+		ch <- readResult{n, err}
+	}()
+	return client, server, ch
 }
 
 func connPair(t *testing.T, transport string) (client, server net.Conn) {
@@ -109,21 +122,11 @@ func connPair(t *testing.T, transport string) (client, server net.Conn) {
 // fills and the server stalls on a zero window. The tick here is a
 // thousand hours away, so only the bytes can end the wait.
 func TestBatchReadConnWakesForAFullChunk(t *testing.T) {
-	client, server := connPair(t, "tcp")
-	defer server.Close()
-	defer client.Close()
-	c := newBatchReadConn(client)
-	c.coalesce = 1000 * time.Hour
-	c.drained = true
+	_, server, got := waitingRead(t, 1000*time.Hour, batchReadSize)
 	go func() { _, _ = server.Write(make([]byte, 4*batchReadSize)) }()
-	got := make(chan int, 1)
-	go func() {
-		n, _ := c.Read(make([]byte, batchReadSize))
-		got <- n
-	}()
 	select {
-	case n := <-got:
-		if n == 0 {
+	case r := <-got:
+		if r.n == 0 {
 			t.Fatal("read returned no bytes")
 		}
 	case <-time.After(30 * time.Second):
@@ -134,25 +137,15 @@ func TestBatchReadConnWakesForAFullChunk(t *testing.T) {
 // Once idle, a reader wakes for a single byte: a lone event is not held
 // back until more follow.
 func TestBatchReadConnIdleWakesForOneByte(t *testing.T) {
-	client, server := connPair(t, "tcp")
-	defer server.Close()
-	defer client.Close()
-	c := newBatchReadConn(client)
-	c.coalesce = time.Millisecond
-	c.drained = true
-	got := make(chan int, 1)
-	go func() {
-		n, _ := c.Read(make([]byte, 10))
-		got <- n
-	}()
+	_, server, got := waitingRead(t, time.Millisecond, 10)
 	time.Sleep(50 * time.Millisecond) // past batchPollTicks empty ticks
 	if _, err := server.Write([]byte("x")); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case n := <-got:
-		if n != 1 {
-			t.Fatalf("read %d bytes, want the 1 sent", n)
+	case r := <-got:
+		if r.n != 1 {
+			t.Fatalf("read %d bytes, want the 1 sent", r.n)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("an idle reader was not woken by one byte")
