@@ -90,15 +90,6 @@ type scrape struct {
 // and accepts the text format from servers that do not offer it.
 var metricsAccept = string(expfmt.NewFormat(expfmt.TypeProtoDelim)) + ";q=0.7,text/plain;version=0.0.4;q=0.3"
 
-// wantedFamilies are the families scrape.add reads; a kube-apiserver
-// serves several times as many bytes of others (watch, admission and
-// workqueue histograms), which the protobuf path skips undecoded.
-var wantedFamilies = map[string]bool{
-	mRequestDuration: true, mRequestTotal: true, mAPFRejected: true, mAPFInQueue: true,
-	mAPFExecuting: true, mInflight: true, mLongRunning: true, mWatchEvents: true,
-	mEtcdDuration: true, mRSS: true, mCPU: true, mStartTime: true,
-}
-
 // parseMetrics decodes a /metrics body of the given content type.
 func parseMetrics(body []byte, contentType string, t time.Time) (*scrape, error) {
 	format := expfmt.ResponseFormat(http.Header{"Content-Type": []string{contentType}})
@@ -140,7 +131,7 @@ func (s *scrape) addDelimited(body []byte) error {
 		}
 		msg := body[off+l : off+l+int(n)]
 		off += l + int(n)
-		if name, ok := familyName(msg); ok && !wantedFamilies[name] {
+		if name, ok := familyName(msg); ok && familyReaders[name] == nil {
 			continue
 		}
 		var mf dto.MetricFamily
@@ -166,10 +157,12 @@ func familyName(msg []byte) (string, bool) {
 	return string(v), true
 }
 
-func (s *scrape) add(mf *dto.MetricFamily) {
-	name := mf.GetName()
-	switch name {
-	case mRequestDuration:
+// familyReaders are the families churn reads from /metrics, each with
+// what it takes from it; the protobuf path decodes no other family (a
+// kube-apiserver serves several times as many bytes of others: watch,
+// admission and workqueue histograms).
+var familyReaders = map[string]func(s *scrape, mf *dto.MetricFamily){
+	mRequestDuration: func(s *scrape, mf *dto.MetricFamily) {
 		for _, m := range mf.GetMetric() {
 			k := RequestKey{
 				Verb: label(m, "verb"), Group: label(m, "group"), Resource: label(m, "resource"),
@@ -180,11 +173,13 @@ func (s *scrape) add(mf *dto.MetricFamily) {
 			}
 			s.Requests[k] = addHistogram(s.Requests[k], m.GetHistogram())
 		}
-	case mEtcdDuration:
+	},
+	mEtcdDuration: func(s *scrape, mf *dto.MetricFamily) {
 		for _, m := range mf.GetMetric() {
 			s.Etcd = addHistogram(s.Etcd, m.GetHistogram())
 		}
-	case mRequestTotal:
+	},
+	mRequestTotal: func(s *scrape, mf *dto.MetricFamily) {
 		for _, m := range mf.GetMetric() {
 			if label(m, "resource") == "" {
 				// Non-resource URLs (/readyz, /livez, /metrics): a starting
@@ -202,36 +197,37 @@ func (s *scrape) add(mf *dto.MetricFamily) {
 				s.Requests5xx += v
 			}
 		}
-	case mAPFRejected:
-		s.APFRejected = sum(mf)
-	case mAPFInQueue:
-		s.APFInQueue = sum(mf)
-	case mAPFExecuting:
-		// With API Priority and Fairness (the default) this is the in-flight
-		// count; the older gauge below is kept for servers without APF.
-		s.Inflight = sum(mf)
-	case mInflight:
+	},
+	mAPFRejected: func(s *scrape, mf *dto.MetricFamily) { s.APFRejected = sum(mf) },
+	mAPFInQueue:  func(s *scrape, mf *dto.MetricFamily) { s.APFInQueue = sum(mf) },
+	// With API Priority and Fairness (the default) this is the in-flight
+	// count; the older gauge below is kept for servers without APF.
+	mAPFExecuting: func(s *scrape, mf *dto.MetricFamily) { s.Inflight = sum(mf) },
+	mInflight: func(s *scrape, mf *dto.MetricFamily) {
 		if !s.Seen[mAPFExecuting] {
 			s.Inflight = sum(mf)
 		}
-	case mLongRunning:
+	},
+	mLongRunning: func(s *scrape, mf *dto.MetricFamily) {
 		for _, m := range mf.GetMetric() {
 			if label(m, "verb") == "WATCH" {
 				s.Watches += value(m)
 			}
 		}
-	case mWatchEvents:
-		s.WatchEvents = sum(mf)
-	case mRSS:
-		s.RSS = sum(mf)
-	case mCPU:
-		s.CPUSeconds = sum(mf)
-	case mStartTime:
-		s.StartTime = sum(mf)
-	default:
+	},
+	mWatchEvents: func(s *scrape, mf *dto.MetricFamily) { s.WatchEvents = sum(mf) },
+	mRSS:         func(s *scrape, mf *dto.MetricFamily) { s.RSS = sum(mf) },
+	mCPU:         func(s *scrape, mf *dto.MetricFamily) { s.CPUSeconds = sum(mf) },
+	mStartTime:   func(s *scrape, mf *dto.MetricFamily) { s.StartTime = sum(mf) },
+}
+
+func (s *scrape) add(mf *dto.MetricFamily) {
+	read := familyReaders[mf.GetName()]
+	if read == nil {
 		return
 	}
-	s.Seen[name] = true
+	read(s, mf)
+	s.Seen[mf.GetName()] = true
 }
 
 func label(m *dto.Metric, name string) string {
