@@ -25,7 +25,7 @@ const batchPollTicks = 5
 // batchReadConn sits beneath TLS on a watch connection. It reads the socket
 // in large chunks and, once a read has found the socket drained, waits
 // before reading again until the next coalescing tick or until a full
-// chunk has queued, whichever comes first (see coalesceReads). The second
+// chunk has queued, whichever comes first (see await). The second
 // bound is the kernel's: SO_RCVLOWAT keeps the socket from waking its
 // reader for less than a chunk, so a burst is taken as it arrives and the
 // receive buffer never fills; a reader that only slept would let it fill,
@@ -36,7 +36,7 @@ const batchPollTicks = 5
 // a time.
 type batchReadConn struct {
 	net.Conn
-	raw      syscall.RawConn // nil (not a socket): coalesce by sleeping
+	raw      syscall.RawConn // nil (not a socket, as in tests): read at once
 	buf      []byte
 	r, w     int
 	err      error
@@ -76,11 +76,7 @@ func (c *batchReadConn) Read(p []byte) (int, error) {
 // fill reads into buf: at once when the last read filled it, else after
 // coalescing waits, blocking only once the connection has stayed empty.
 func (c *batchReadConn) fill() (int, error) {
-	if c.drained && c.coalesce > 0 {
-		if c.raw == nil {
-			coalesceReads(c.coalesce)
-			return c.Conn.Read(c.buf)
-		}
+	if c.drained && c.coalesce > 0 && c.raw != nil {
 		for range batchPollTicks {
 			if err := c.await(); err != nil {
 				return 0, err
@@ -97,8 +93,14 @@ func (c *batchReadConn) fill() (int, error) {
 	return c.Conn.Read(c.buf)
 }
 
-// await returns at the next coalescing tick, or earlier once a full chunk
-// is queued on the socket.
+// await returns at the next multiple of the coalescing tick on the clock,
+// the same instant for every connection, or earlier once a full chunk is
+// queued on the socket. Each event the API server sends to each watcher
+// would otherwise wake its connection's reader on its own, and waking is
+// most of what a mostly idle Go process spends (thread hand-offs, sysmon,
+// epoll); aligned, the readers of all connections wake together and take
+// what arrived meanwhile in one syscall each. Agents see events at most a
+// tick later (event lags are measured at 1 s resolution).
 func (c *batchReadConn) await() error {
 	if !c.lowat {
 		if err := c.setLowat(len(c.buf)); err != nil {
@@ -158,18 +160,4 @@ func (c *batchReadConn) tryRead() (n int, err error, ok bool) {
 		return 0, io.EOF, true
 	}
 	return n, nil, true
-}
-
-// coalesceReads waits until the next multiple of d on the clock, the same
-// instant for every connection. Each event the API server sends to each
-// watcher would otherwise wake its connection's reader on its own, and
-// waking is most of what a mostly idle Go process spends (thread hand-offs,
-// sysmon, epoll); aligned, the readers of all connections wake together and
-// take what arrived meanwhile in one syscall each. It delays what an agent
-// sees by at most d (event lags are measured at 1 s resolution). Sockets
-// wait with await, which the kernel also ends for a full chunk; a plain
-// sleep is left for connections that are not sockets.
-func coalesceReads(d time.Duration) {
-	now := time.Now()
-	time.Sleep(now.Truncate(d).Add(d).Sub(now))
 }

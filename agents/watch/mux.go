@@ -36,7 +36,7 @@ type Mux struct {
 	addr, authority string
 	tlsConfig       *tls.Config
 	wrap            http.RoundTripper // client-go's header wrappers over a capture
-	coalesce        time.Duration     // see coalesceReads; 0 reads at once
+	coalesce        time.Duration     // see batchReadConn; 0 reads at once
 
 	mu    sync.Mutex
 	conns []*muxConn
@@ -55,7 +55,7 @@ const (
 	muxDefaultStream = 100 // until the server's SETTINGS say otherwise
 
 	// muxReadCoalesce is the coalescing tick of watch connections' reads:
-	// see coalesceReads. Each tick wakes every busy connection's reader,
+	// see batchReadConn. Each tick wakes every busy connection's reader,
 	// and on this kind of load a wake costs more than the bytes it reads.
 	muxReadCoalesce = 50 * time.Millisecond
 )
