@@ -24,8 +24,11 @@ type istioCNI struct {
 	wake chan struct{}
 
 	enrolled map[string]bool // pod UIDs done
-	queue    []cniWork
-	queued   map[string]bool
+	// known are the run pods on the node that are not being deleted: what
+	// a settled agent has enrolled.
+	known  map[string]bool
+	queue  []cniWork
+	queued map[string]bool
 }
 
 type cniWork struct {
@@ -34,7 +37,7 @@ type cniWork struct {
 }
 
 func newIstioCNI(r *replica) *istioCNI {
-	return &istioCNI{r: r, wake: make(chan struct{}, 1), enrolled: map[string]bool{}, queued: map[string]bool{}}
+	return &istioCNI{r: r, wake: make(chan struct{}, 1), enrolled: map[string]bool{}, known: map[string]bool{}, queued: map[string]bool{}}
 }
 
 func (c *istioCNI) handler(feed string) watch.Handler {
@@ -55,6 +58,11 @@ func (c *istioCNI) onPod(ev *watch.Event) {
 	uid := string(obj.UID)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if ev.Type == watch.Deleted || obj.Deleting {
+		delete(c.known, uid)
+	} else {
+		c.known[uid] = true
+	}
 	if ev.Type == watch.Deleted {
 		delete(c.enrolled, uid)
 		return

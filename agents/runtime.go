@@ -27,6 +27,8 @@ type component struct {
 
 	mu       sync.Mutex
 	replicas int
+	// started are the replicas started so far, for settle checks.
+	started []*replica
 }
 
 // replica is one emulated process (one pod of the component).
@@ -38,6 +40,9 @@ type replica struct {
 	behaviour behaviour
 	electors  []*elector
 	log       *zap.Logger
+	// reflectors are written before the replica is published in
+	// component.started and only read after.
+	reflectors []*watch.Reflector
 }
 
 // behaviour is the code side of a component: handlers for its watch feeds
@@ -83,9 +88,6 @@ func (r *replica) leading() bool {
 // start launches the replica's reflectors, electors and behaviour.
 func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
 	c := r.comp
-	c.mu.Lock()
-	c.replicas++
-	c.mu.Unlock()
 	for _, wd := range c.watches {
 		spec := watch.WatchSpec{
 			Group: wd.Group, Version: wd.Version, Resource: wd.Resource, Namespace: wd.Namespace,
@@ -98,10 +100,15 @@ func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
 			h = r.behaviour.handler(wd.Feed)
 		}
 		refl := watch.NewReflector(r.clients[wd.Client], spec, h, r.log)
+		r.reflectors = append(r.reflectors, refl)
 		wg.Add(1)
 		// With a watch.Mux, an open watch holds no goroutine.
 		refl.Start(ctx, wg.Done)
 	}
+	c.mu.Lock()
+	c.replicas++
+	c.started = append(c.started, r)
+	c.mu.Unlock()
 	for _, e := range r.electors {
 		wg.Add(1)
 		go func() {

@@ -25,7 +25,7 @@ func summarize(seed int64, maxInFlight int, start, plannedEnd, finished time.Tim
 		Planned:     len(actions),
 		Actions:     actions,
 	}
-	var lags, latencies []float64
+	var lags, ownLags, latencies []float64
 	for _, a := range actions {
 		counts := &s.Scale
 		if a.Kind == results.ActionRelabel {
@@ -52,9 +52,11 @@ func summarize(seed int64, maxInFlight int, start, plannedEnd, finished time.Tim
 			s.Errors[a.Result]++
 		}
 		lags = append(lags, a.LagSeconds)
+		ownLags = append(ownLags, a.OwnLagSeconds)
 		latencies = append(latencies, a.LatencySeconds)
 	}
 	s.LagP50Seconds, s.LagP99Seconds, s.LagMaxSeconds = quantile(lags, 0.5), quantile(lags, 0.99), quantile(lags, 1)
+	s.OwnLagP99Seconds, s.OwnLagMaxSeconds = quantile(ownLags, 0.99), quantile(ownLags, 1)
 	s.LatencyP50Seconds, s.LatencyP99Seconds = quantile(latencies, 0.5), quantile(latencies, 0.99)
 	if secs := s.Duration.Seconds(); secs > 0 {
 		s.ActionsPerSecond = float64(s.Succeeded) / secs

@@ -45,6 +45,9 @@ func (e *Engine) Run(ctx context.Context) (*results.ChurnSummary, error) {
 		stopWhy  = "the churn phase ended while it waited for a free slot"
 		next     = 0
 		progress = p.at(churnProgressEvery)
+		// full tracks when every slot was held by an action in flight:
+		// the API server's share of the lag of every action due meanwhile.
+		full = &slotsFull{max: c.MaxInFlight}
 	)
 	for ; next < len(plan.Steps); next++ {
 		scheduled := actions[next].Scheduled
@@ -65,14 +68,19 @@ func (e *Engine) Run(ctx context.Context) (*results.ChurnSummary, error) {
 			break
 		}
 		start := e.clock.Now()
+		actions[next].OwnLagSeconds = full.ownLag(scheduled, start).Seconds()
 		if !start.Before(end) {
 			<-slots
 			break
 		}
+		full.acquire(start)
 		wg.Add(1)
 		go func(a *results.Action, st Step) {
 			defer wg.Done()
-			defer func() { <-slots }()
+			defer func() {
+				full.release(e.clock.Now())
+				<-slots
+			}()
 			e.execute(ctx, st, a, start)
 			live.add(*a)
 			e.report(*a)
@@ -104,6 +112,62 @@ func (e *Engine) Run(ctx context.Context) (*results.ChurnSummary, error) {
 		return s, errors.New("churn phase: no action succeeded; " + firstError(actions))
 	}
 	return s, nil
+}
+
+// slotsFull records the spans when every slot was held by an action in
+// flight. An action due in such a span could not start however punctual
+// churn was: that part of its lag is the API server's.
+type slotsFull struct {
+	mu    sync.Mutex
+	max   int
+	held  int
+	from  time.Time
+	spans []span
+}
+
+type span struct{ from, to time.Time }
+
+func (f *slotsFull) acquire(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held++
+	if f.held == f.max {
+		f.from = now
+	}
+}
+
+func (f *slotsFull) release(now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.held == f.max && now.After(f.from) {
+		f.spans = append(f.spans, span{f.from, now})
+	}
+	f.held--
+}
+
+// ownLag is start - scheduled minus the time in [scheduled, start] when
+// every slot was full. Spans that ended before scheduled are dropped:
+// later actions are scheduled later still.
+func (f *slotsFull) ownLag(scheduled, start time.Time) time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.spans) > 0 && f.spans[0].to.Before(scheduled) {
+		f.spans = f.spans[1:]
+	}
+	lag := start.Sub(scheduled)
+	for _, s := range f.spans {
+		a, b := s.from, s.to
+		if a.Before(scheduled) {
+			a = scheduled
+		}
+		if b.After(start) {
+			b = start
+		}
+		if b.After(a) {
+			lag -= b.Sub(a)
+		}
+	}
+	return max(lag, 0)
 }
 
 // describe is an action as planned, before it runs.

@@ -197,6 +197,10 @@ func TestRunSlowActionIsLagNotDrift(t *testing.T) {
 		if a.LagSeconds != wantLag {
 			t.Errorf("action %d lag %vs, want %vs", k, a.LagSeconds, wantLag)
 		}
+		// All of it waited on the slot the slow action held: none is churn's.
+		if a.OwnLagSeconds != 0 {
+			t.Errorf("action %d own lag %vs, want 0: the lag was the slow API call's", k, a.OwnLagSeconds)
+		}
 	}
 	if s.LagMaxSeconds != 4 || s.LagP50Seconds != 0 {
 		t.Errorf("lag p50 %v max %v, want 0 and 4", s.LagP50Seconds, s.LagMaxSeconds)
@@ -275,5 +279,30 @@ func TestRunRefusesForeignDeployment(t *testing.T) {
 	got, _ := env.client.AppsV1().Deployments(d.Namespace).Get(context.Background(), "app-0", metav1.GetOptions{})
 	if *got.Spec.Replicas != 10 {
 		t.Errorf("foreign deployment scaled to %d", *got.Spec.Replicas)
+	}
+}
+
+func TestSlotsFullOwnLag(t *testing.T) {
+	at := func(s float64) time.Time { return epoch.Add(time.Duration(s * float64(time.Second))) }
+	f := &slotsFull{max: 2}
+	f.acquire(at(0))
+	f.acquire(at(1)) // full from 1 s
+	f.release(at(4)) // until 4 s
+	// Due at 2 s, started at 5 s: 2 s of the lag were the full slots'.
+	if got := f.ownLag(at(2), at(5)); got != time.Second {
+		t.Errorf("own lag %v, want 1s", got)
+	}
+	// Due after the full span: all of its lag is churn's.
+	if got := f.ownLag(at(4.5), at(5)); got != 500*time.Millisecond {
+		t.Errorf("own lag %v, want 500ms", got)
+	}
+	// The span before 4.5 s is forgotten; a later full span counts.
+	f.acquire(at(6)) // full again from 6 s
+	f.release(at(9))
+	if len(f.spans) != 1 {
+		t.Fatalf("spans %v, want the 6-9 s span only", f.spans)
+	}
+	if got := f.ownLag(at(7), at(9.25)); got != 250*time.Millisecond {
+		t.Errorf("own lag %v, want 250ms", got)
 	}
 }

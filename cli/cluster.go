@@ -40,9 +40,10 @@ func (f *clusterFlags) register(cmd *cobra.Command) {
 
 func newUpCommand(logger *zap.Logger) *cobra.Command {
 	var (
-		cf    clusterFlags
-		nodes int
-		opts  local.Options
+		cf          clusterFlags
+		nodes       int
+		opts        local.Options
+		cpuPriority bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -61,6 +62,7 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 			out := cmd.OutOrStdout()
 			opts.Dir, opts.BinDir, opts.Logger, opts.Progress = cf.dir, cf.binDir, logger, out
 			opts.Detach = true
+			opts.DisableCPUPriority = !cpuPriority
 			start := time.Now()
 			cluster, err := local.Up(ctx, opts)
 			if err != nil {
@@ -85,6 +87,7 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 	cmd.Flags().IntVar(&nodes, "nodes", 5, fmt.Sprintf("number of KWOK fake nodes (1-%d)", maxNodes))
 	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one)")
 	cmd.Flags().IntVar(&opts.Ports.Etcd, "etcd-port", 0, "etcd client port (0 = pick a free one)")
+	cmd.Flags().BoolVar(&cpuPriority, "cpu-priority", true, "give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU before kwok (cgroup cpu.shares or cpu.weight, else nice)")
 	cmd.Flags().StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "start this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
 	return cmd
 }

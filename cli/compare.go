@@ -19,9 +19,13 @@ With two directories: the pre-upgrade gate.
 BASE_DIR and CANDIDATE_DIR are run output directories (or their
 results.json files), e.g. the same profile run on the current Kubernetes
 release and on the next one. The table holds every SLO and key figure side
-by side with the change. The exit status is 2 when the candidate breached
-an SLO, or when a figure got worse than the base by more than
---max-regression and by more than its noise floor; 0 otherwise.
+by side with the change, each run's verdict, the simulator's checks and,
+when a mesh ran, its install phase (reported, not judged). Exit status:
+3 when the candidate is inconclusive (its simulator fell behind, so its
+figures are not the API server's alone), whatever else it shows; else 2
+when the candidate breached an SLO, or when a figure got worse than the
+base by more than --max-regression and by more than its noise floor;
+1 on bad input; 0 otherwise.
 
 Comparisons are only meaningful on identical churn: runs with another
 profile, seed or churn plan are compared, with a warning.
@@ -33,8 +37,17 @@ release (--kubernetes-version v1.36.3,v1.37.2). Each arm writes its own
 results and report under --out; comparison.html and comparison.json hold
 the arms side by side: SLO verdicts, API server latency, errors, CPU and
 memory on shared axes, watch load, re-lists, propagation delay and churn's
-own cost, with the findings in plain words. Exit status: 2 when an arm
-breached an SLO, 1 when an arm could not run, 130 when interrupted, else 0.`
+own cost, each arm's install phase and simulator checks, with the findings
+in plain words.
+
+--from-snapshot NAME warm-starts every arm from the same saved setup
+(churn snapshot save); the snapshot is checked against every arm before
+the first starts: it must exist, hold this profile's setup and match the
+binaries (and every --kubernetes-version) the arms would run.
+
+Exit status of the arms: 130 when interrupted; else 1 when an arm could not
+run; else 2 when an arm that was not inconclusive breached an SLO; else 3
+when an arm was inconclusive (its simulator fell behind); else 0.`
 
 // RegressionError reports that a candidate run failed the compare gate. It
 // maps to exit status 2, like an SLO breach.
@@ -69,6 +82,7 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 		Long:  compareLong,
 		Example: `  churn compare churn-results/v1.37 churn-results/v1.38 --max-regression 10%
   churn compare --profile 10k-pods --mesh istio-ambient,cilium
+  churn compare --profile 50k-pods --from-snapshot 50k --mesh none,istio-ambient,cilium
   churn compare --profile smoke --kubernetes-version v1.36.3,v1.37.2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("profile") {
@@ -82,6 +96,9 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("profile") {
 				return runArms(cmd, &arms, logger)
+			}
+			if arms.fromSnapshot != "" {
+				return fmt.Errorf("--from-snapshot %s warm-starts arms: it needs --profile, not run directories", arms.fromSnapshot)
 			}
 			tol, err := report.ParseTolerance(maxRegression)
 			if err != nil {
@@ -121,8 +138,14 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 	return cmd
 }
 
-// gateError is nil when the candidate passes the gate.
+// gateError is nil when the candidate passes the gate. An inconclusive
+// candidate is an InconclusiveError (exit 3) whatever its figures say:
+// they are the simulator's as much as the API server's, so neither a pass
+// nor a regression of them can be trusted.
 func gateError(c report.Comparison) error {
+	if c.Inconclusive() {
+		return &InconclusiveError{Behind: c.Candidate.Behind}
+	}
 	if c.Passed() {
 		return nil
 	}

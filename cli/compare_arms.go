@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/runner"
+	"github.com/churn-dev/churn/snapshot"
 )
 
 // armsFlags are churn compare's flags for running arms side by side.
@@ -25,6 +27,8 @@ type armsFlags struct {
 	out         string
 	clusterDir  string
 	binDir      string
+	// fromSnapshot warm-starts every arm from this saved setup.
+	fromSnapshot string
 }
 
 // armSpec is one arm before it runs.
@@ -32,6 +36,9 @@ type armSpec struct {
 	name    string
 	profile profiles.Profile
 	k8s     string
+	// fromSnapshot is the snapshot the arm warm-starts from, checked
+	// against its profile and binaries; "" for a full setup.
+	fromSnapshot string
 }
 
 // planArms turns the flags into arms: one per mesh, or one per Kubernetes
@@ -44,6 +51,11 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 			strings.Join(meshes, ","), strings.Join(versions, ","))
 	case len(meshes) < 2 && len(versions) < 2:
 		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium) or two releases (--kubernetes-version v1.36.3,v1.37.2); to compare two existing runs pass their directories instead")
+	}
+	if a.fromSnapshot != "" {
+		if err := a.checkSnapshotReleases(versions); err != nil {
+			return nil, nil, err
+		}
 	}
 	var mesh *string
 	if len(meshes) == 1 {
@@ -65,7 +77,7 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 			}
 		}
 		slos = o
-		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s})
+		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s, fromSnapshot: a.fromSnapshot})
 		return nil
 	}
 	for _, m := range meshes {
@@ -87,7 +99,52 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 			}
 		}
 	}
+	if a.fromSnapshot != "" {
+		if err := checkArmsSnapshot(cmd.Context(), a, arms); err != nil {
+			return nil, nil, err
+		}
+	}
 	return arms, slos, nil
+}
+
+// checkSnapshotReleases opens --from-snapshot and refuses Kubernetes
+// releases other than the one it was taken with: a snapshot is one
+// release's etcd data, and every arm starts from it.
+func (a *armsFlags) checkSnapshotReleases(versions []string) error {
+	_, m, err := snapshot.Open(snapshot.DefaultRoot, a.fromSnapshot)
+	if err != nil {
+		return fmt.Errorf("--from-snapshot %s: %w", a.fromSnapshot, err)
+	}
+	for _, v := range versions {
+		if v != m.Versions.Kubernetes {
+			return fmt.Errorf("--kubernetes-version %s with --from-snapshot %s: the snapshot was taken with Kubernetes %s, and every arm starts from its data; compare releases without --from-snapshot, or pass only %s",
+				v, a.fromSnapshot, orDash(m.Versions.Kubernetes), orDash(m.Versions.Kubernetes))
+		}
+	}
+	return nil
+}
+
+// checkArmsSnapshot makes, for every arm, the check the run itself makes
+// of its snapshot (profile setup, binary versions, run label), so a
+// mismatch is refused before the first arm starts rather than when its
+// turn comes.
+func checkArmsSnapshot(ctx context.Context, a *armsFlags, arms []armSpec) error {
+	for _, s := range arms {
+		_, _, err := runner.CheckSnapshot(ctx, runner.Options{
+			Profile: s.profile, FromSnapshot: s.fromSnapshot, BinDir: a.binDir, KubernetesVersion: s.k8s,
+		})
+		if err != nil {
+			return fmt.Errorf("--from-snapshot %s, arm %s: %w", s.fromSnapshot, s.name, err)
+		}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func nonEmpty(in []string) []string {
@@ -121,8 +178,12 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 	for i, s := range specs {
 		names[i] = s.name
 	}
-	fmt.Fprintf(out, "Comparing %d arms on profile %s (seed %d), one fresh local control plane each: %s\nResults: %s\n",
-		len(specs), specs[0].profile.Name, specs[0].profile.Churn.Seed, strings.Join(names, ", "), dir)
+	start := "one fresh local control plane each"
+	if a.fromSnapshot != "" {
+		start = "each warm-started from snapshot " + a.fromSnapshot
+	}
+	fmt.Fprintf(out, "Comparing %d arms on profile %s (seed %d), %s: %s\nResults: %s\n",
+		len(specs), specs[0].profile.Name, specs[0].profile.Churn.Seed, start, strings.Join(names, ", "), dir)
 
 	var arms []report.Arm
 	var interrupted error
@@ -135,7 +196,7 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 		}
 		outcome, runErr := runner.Run(cmd.Context(), runner.Options{
 			Profile: s.profile, OutDir: arm.Dir, SLOOverrides: slos, ClusterDir: clusterDir,
-			BinDir: a.binDir, KubernetesVersion: s.k8s,
+			BinDir: a.binDir, KubernetesVersion: s.k8s, FromSnapshot: s.fromSnapshot,
 			Logger: logger.With(zap.String("arm", s.name)), Progress: out,
 		})
 		if outcome != nil && outcome.Result != nil {
@@ -166,26 +227,37 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 	return armsOutcome(c, interrupted)
 }
 
-// armsOutcome maps the comparison to the exit status: 130 when interrupted,
-// 1 when an arm could not run, 2 when an arm breached an SLO, 0 otherwise.
+// armsOutcome maps the comparison to the exit status: 130 when
+// interrupted; else 1 when an arm could not run; else 2 when an arm that
+// was not inconclusive breached an SLO (a breach measured on a bench that
+// kept up is a finding whatever the other arms did); else 3 when an arm
+// was inconclusive; else 0.
 func armsOutcome(c report.ArmsComparison, interrupted error) error {
 	if interrupted != nil {
 		return interrupted
 	}
-	var failed, breached []string
+	var failed, breached, behind []string
 	for _, a := range c.Arms {
 		if a.Error != "" {
 			failed = append(failed, a.Name+": "+a.Error)
+		}
+		if a.Run.Inconclusive {
+			for _, b := range a.Run.Behind {
+				behind = append(behind, a.Name+": "+b)
+			}
+			continue
 		}
 		for _, b := range a.Breached {
 			breached = append(breached, a.Name+": "+b)
 		}
 	}
-	if len(failed) > 0 {
+	switch {
+	case len(failed) > 0:
 		return fmt.Errorf("%d of %d arms failed: %s", len(failed), len(c.Arms), strings.Join(failed, "; "))
-	}
-	if len(breached) > 0 {
+	case len(breached) > 0:
 		return &SLOBreachError{Breached: breached}
+	case len(behind) > 0:
+		return &InconclusiveError{Behind: behind}
 	}
 	return nil
 }
@@ -199,4 +271,5 @@ func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
 	f.StringVar(&a.out, "out", "", "with --profile: directory for the arms' results and the comparison (default churn-results/compare-<id>)")
 	f.StringVar(&a.clusterDir, "dir", "", "with --profile: parent directory of the arms' local clusters, one sub-directory per arm (default .churn/runs/<run-id> each)")
 	f.StringVar(&a.binDir, "bin-dir", defaultBinDir, "with --profile: directory with the control-plane binaries")
+	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), checked against every arm before the first starts")
 }

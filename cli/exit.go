@@ -3,18 +3,32 @@ package cli
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"go.uber.org/zap"
 )
 
 // Exit statuses. The gate contract: 0 every SLO held, 2 an SLO was breached,
-// 1 churn itself failed, 130 interrupted.
+// 3 inconclusive (the simulator fell behind, so the SLO figures are not the
+// API server's alone), 1 churn itself failed, 130 interrupted.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1
-	ExitSLOBreached = 2
-	ExitInterrupted = 130
+	ExitOK           = 0
+	ExitFailure      = 1
+	ExitSLOBreached  = 2
+	ExitInconclusive = 3
+	ExitInterrupted  = 130
 )
+
+// InconclusiveError reports a run that completed while the simulator (kwok,
+// churn's engine or its emulated agents) fell behind: its verdict cannot be
+// trusted either way. Behind names the checks.
+type InconclusiveError struct {
+	Behind []string
+}
+
+func (e *InconclusiveError) Error() string {
+	return "inconclusive: the simulator fell behind: " + strings.Join(e.Behind, ", ")
+}
 
 // ErrInterrupted is the cancellation cause set by the first Ctrl-C.
 var ErrInterrupted = errors.New("interrupted")
@@ -45,7 +59,11 @@ func ExitCode(ctx context.Context, err error, logger *zap.Logger) int {
 	}
 	var breach *SLOBreachError
 	var regression *RegressionError
+	var inconclusive *InconclusiveError
 	switch {
+	case errors.As(err, &inconclusive):
+		logger.Error("gate inconclusive: the simulator fell behind", zap.Strings("behind", inconclusive.Behind))
+		return ExitInconclusive
 	case errors.As(err, &breach):
 		logger.Error("gate failed", zap.Strings("breached", breach.Breached))
 		return ExitSLOBreached

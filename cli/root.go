@@ -19,6 +19,8 @@ Exit status:
   0    every SLO held
   1    churn itself failed (setup, bad input, an observer broke)
   2    an SLO was breached (the gate)
+  3    inconclusive: the simulator (kwok, churn's engine or its emulated
+       agents) fell behind, so the SLO figures are not the API server's alone
   130  interrupted`
 
 // NewRootCommand builds the churn command tree.

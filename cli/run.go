@@ -21,6 +21,11 @@ KWOK fake nodes, namespaces, services and deployments, wait until every
 replica is Ready, start the emulated mesh, churn for the profile's duration,
 tear down everything the run created, and judge the SLOs.
 
+With a mesh, churn starts once the mesh has settled (every watch synced,
+its objects written, no 429 for mesh.settleQuiet) or after
+--settle-timeout; the install is reported as a phase of its own and never
+judged.
+
 Results go to --out (default churn-results/<run-id>/): results.json and a
 self-contained report.html.
 
@@ -34,6 +39,8 @@ Exit status:
   0    every SLO held
   1    churn itself failed (setup, bad input, an observer broke)
   2    an SLO was breached (the gate)
+  3    inconclusive: the simulator (kwok, churn's engine or its emulated
+       agents) fell behind, so the SLO figures are not the API server's alone
   130  interrupted`
 
 func newRunCommand(logger *zap.Logger) *cobra.Command {
@@ -44,6 +51,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		istiod   string
 		memLimit string
 		cpuProf  string
+		// cpuPriority is --cpu-priority.
+		cpuPriority bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -105,6 +114,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 				}
 			}()
 			opts.Logger, opts.Progress = logger, cmd.OutOrStdout()
+			opts.DisableCPUPriority = !cpuPriority
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir
 			}
@@ -118,7 +128,9 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if runErr != nil {
 				return runErr
 			}
-			if v := outcome.Result.Verdict; !v.Passed {
+			if v := outcome.Result.Verdict; v.Inconclusive {
+				return &InconclusiveError{Behind: v.Behind}
+			} else if !v.Passed {
 				return &SLOBreachError{Breached: v.Breached}
 			}
 			return nil
@@ -146,6 +158,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
+	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice); --cpu-priority=false leaves every process at churn's priority")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve churn's own Prometheus metrics on this loopback address, e.g. "+selfmetrics.DefaultAddr+" (off when empty)")
 	return cmd
 }

@@ -20,6 +20,7 @@ type workloadFlags struct {
 	nodes    int
 	seed     int64
 	slos     []string
+	settle   time.Duration
 }
 
 func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
@@ -27,6 +28,7 @@ func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
 	f.DurationVar(&w.duration, "duration", 0, "override the churn phase duration")
 	f.IntVar(&w.nodes, "nodes", 0, "override the number of fake nodes")
 	f.Int64Var(&w.seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
+	f.DurationVar(&w.settle, "settle-timeout", 0, "override mesh.settleTimeout: how long churn waits for the mesh to settle (watches synced, its objects written, no 429 for mesh.settleQuiet) before it starts anyway; 0 does not wait (default from the profile, 5m)")
 	f.StringArrayVar(&w.slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
 }
 
@@ -43,6 +45,9 @@ func (w *workloadFlags) resolve(cmd *cobra.Command, mesh *string) (profiles.Prof
 	}
 	if flags.Changed("seed") {
 		o.Seed = &w.seed
+	}
+	if flags.Changed("settle-timeout") {
+		o.SettleTimeout = &w.settle
 	}
 	o.Mesh = mesh
 	p, err := profiles.Resolve(w.profile, o, observers.Known)

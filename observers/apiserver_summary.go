@@ -96,7 +96,10 @@ type APIServerSummary struct {
 	PeakRSSBytes     float64      `json:"peakRSSBytes"`
 	CPUSeconds       float64      `json:"cpuSeconds"`
 	Restarts         int          `json:"restarts"`
-	Series           []Series     `json:"series,omitempty"`
+	// Install holds the same figures over the mesh's install phase
+	// (phase "mesh"), when the run had one; never judged.
+	Install *results.PhaseFigures `json:"install,omitempty"`
+	Series  []Series              `json:"series,omitempty"`
 }
 
 // KeyLatency is one request key's latency in its worst window.
@@ -158,13 +161,10 @@ func (o *apiServerMetrics) summary(phases []results.Phase) APIServerSummary {
 			e.RequestKey = RequestKey{Verb: "etcd"}
 			s.EtcdP99 = &e
 		}
+		sums := sumSteps(deltas, a, b)
+		s.Requests, s.Requests429, s.Requests5xx = sums.Requests, sums.Requests429, sums.Requests5xx
+		s.APFRejected, s.CPUSeconds = sums.APFRejected, sums.APIServerCPUSeconds
 		for i := a; i <= b; i++ {
-			d := deltas[i]
-			s.Requests += d.RequestsTotal
-			s.Requests429 += d.Requests429
-			s.Requests5xx += d.Requests5xx
-			s.APFRejected += d.APFRejected
-			s.CPUSeconds += d.CPUSeconds
 			g := o.scalars[i]
 			s.PeakInflight = math.Max(s.PeakInflight, g.Inflight)
 			s.PeakInQueue = math.Max(s.PeakInQueue, g.APFInQueue)
@@ -176,8 +176,58 @@ func (o *apiServerMetrics) summary(phases []results.Phase) APIServerSummary {
 		}
 		s.WorstErrorWindow = worstErrorWindow(o.scalars, deltas, a, b)
 	}
+	if p, ok := phaseNamed(phases, InstallPhase); ok {
+		if a, b, ok := stepRange(times, p.Start, p.End); ok {
+			s.Install = o.phaseFigures(deltas, a, b)
+		}
+	}
 	s.Series = o.series(deltas)
 	return s
+}
+
+// InstallPhase is the phase the mesh installs and settles in.
+const InstallPhase = "mesh"
+
+func phaseNamed(phases []results.Phase, name string) (results.Phase, bool) {
+	for _, p := range phases {
+		if p.Name == name && !p.Start.IsZero() && !p.End.IsZero() {
+			return p, true
+		}
+	}
+	return results.Phase{}, false
+}
+
+// phaseFigures are the worst p99 per SLO category and the request and CPU
+// counts over steps [a, b].
+func (o *apiServerMetrics) phaseFigures(deltas []scalarStep, a, b int) *results.PhaseFigures {
+	f := &results.PhaseFigures{}
+	seen := map[string]bool{}
+	// worstPerKey sorts by category, then p99 descending: the first key of
+	// each category is its worst.
+	for _, k := range worstPerKey(o.requests, a, b, true) {
+		if seen[k.Category] {
+			continue
+		}
+		seen[k.Category] = true
+		f.PeakP99 = append(f.PeakP99, results.CategoryP99{Category: k.Category, Key: k.RequestKey.String(), P99: k.P99})
+	}
+	sums := sumSteps(deltas, a, b)
+	sums.PeakP99 = f.PeakP99
+	return &sums
+}
+
+// sumSteps adds up the request counts and CPU of steps [a, b].
+func sumSteps(deltas []scalarStep, a, b int) results.PhaseFigures {
+	var f results.PhaseFigures
+	for i := a; i <= b; i++ {
+		d := deltas[i]
+		f.Requests += d.RequestsTotal
+		f.Requests429 += d.Requests429
+		f.Requests5xx += d.Requests5xx
+		f.APFRejected += d.APFRejected
+		f.APIServerCPUSeconds += d.CPUSeconds
+	}
+	return f
 }
 
 // worstPerKey returns, per series key, the window in steps [a, b] with the

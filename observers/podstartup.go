@@ -48,10 +48,16 @@ type podStartup struct {
 // lastTransitionTime minus creationTimestamp. Both timestamps have second
 // granularity, so Observed overstates by up to 1 s and Transition is
 // accurate to +-1 s.
+//
+// Kubelet is Ready's lastTransitionTime minus PodScheduled's: the
+// kubelet's share, which on a local control plane is kwok's reaction to a
+// bound pod (the bind's watch delivery to it included); -1 when either
+// condition lacks a time.
 type startupSample struct {
 	Created    time.Time
 	Observed   float32
 	Transition float32
+	Kubelet    float32
 }
 
 func newPodStartup(spec profiles.ObserverSpec) (Observer, error) {
@@ -155,9 +161,12 @@ func (o *podStartup) observe(t watch.EventType, pod *corev1.Pod) {
 		o.droppedSample++
 		return
 	}
-	s := startupSample{Created: created, Observed: float32(max(now.Sub(created), 0).Seconds())}
+	s := startupSample{Created: created, Observed: float32(max(now.Sub(created), 0).Seconds()), Kubelet: -1}
 	if !transition.IsZero() {
 		s.Transition = float32(max(transition.Sub(created), 0).Seconds())
+		if scheduled := podScheduled(pod); !scheduled.IsZero() {
+			s.Kubelet = float32(max(transition.Sub(scheduled), 0).Seconds())
+		}
 	}
 	o.samples = append(o.samples, s)
 }
@@ -169,6 +178,17 @@ func podReady(pod *corev1.Pod) (bool, time.Time) {
 		}
 	}
 	return false, time.Time{}
+}
+
+// podScheduled is when the scheduler bound the pod, as the PodScheduled
+// condition says.
+func podScheduled(pod *corev1.Pod) time.Time {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionTrue {
+			return c.LastTransitionTime.Time
+		}
+	}
+	return time.Time{}
 }
 
 func (o *podStartup) Stop(context.Context) error {
@@ -199,10 +219,12 @@ type PodStartupSummary struct {
 	WorstWindowTo   time.Time    `json:"worstWindowEnd,omitzero"`
 }
 
-// StartupStats are creation-to-Ready latencies in seconds.
+// StartupStats are creation-to-Ready latencies in seconds, and Kubelet
+// the scheduled-to-Ready part of them (see startupSample).
 type StartupStats struct {
 	Observed   Quantiles `json:"observed"`
 	Transition Quantiles `json:"transition"`
+	Kubelet    Quantiles `json:"kubelet"`
 }
 
 // Series names written by pod-startup (per 30 s of creation time).
@@ -227,19 +249,25 @@ func (o *podStartup) Summarize(r *results.Result) error {
 	}
 	from, to, label := judgedSpan(r.Phases, first, last)
 	s.Judged = Span{From: from, To: to, Label: label}
-	var allObs, allTr, churnObs, churnTr []float64
+	var allObs, allTr, allKub, churnObs, churnTr, churnKub []float64
 	timed := make([]timedValue, 0, len(samples))
 	for _, x := range samples {
 		allObs = append(allObs, float64(x.Observed))
 		allTr = append(allTr, float64(x.Transition))
+		if x.Kubelet >= 0 {
+			allKub = append(allKub, float64(x.Kubelet))
+		}
 		timed = append(timed, timedValue{T: x.Created, V: float64(x.Observed)})
 		if !x.Created.Before(from) && !x.Created.After(to) {
 			churnObs = append(churnObs, float64(x.Observed))
 			churnTr = append(churnTr, float64(x.Transition))
+			if x.Kubelet >= 0 {
+				churnKub = append(churnKub, float64(x.Kubelet))
+			}
 		}
 	}
-	s.All = StartupStats{Observed: quantilesOf(allObs), Transition: quantilesOf(allTr)}
-	s.Churn = StartupStats{Observed: quantilesOf(churnObs), Transition: quantilesOf(churnTr)}
+	s.All = StartupStats{Observed: quantilesOf(allObs), Transition: quantilesOf(allTr), Kubelet: quantilesOf(allKub)}
+	s.Churn = StartupStats{Observed: quantilesOf(churnObs), Transition: quantilesOf(churnTr), Kubelet: quantilesOf(churnKub)}
 	if w := worstWindowQuantile(timed, 0.99, sloWindow, from, to); w.Found {
 		s.WorstP99, s.WorstWindowFrom, s.WorstWindowTo = w.Value, w.Start, w.End
 	}

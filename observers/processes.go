@@ -24,9 +24,22 @@ const (
 	// Process roles.
 	RoleTester       = "tester"
 	RoleControlPlane = "control-plane"
+	// RoleSimulator is kwok: it stands in for the kubelets, so it is the
+	// simulated rest of the cluster, not the system under test.
+	RoleSimulator = "simulator"
 	// RoleMesh is a real mesh component the run started (the real istiod).
 	RoleMesh = "mesh"
+	// PriorityNotChanged is the CPU priority of churn itself (and of what
+	// the run starts beside the cluster): churn never changes its own.
+	PriorityNotChanged = "normal (not changed)"
 )
+
+// ProcessPriorities is implemented by a ControlPlane that knows the CPU
+// priority of its processes as read back from the OS, keyed by process
+// name. It is optional: without it the process table shows "-".
+type ProcessPriorities interface {
+	ProcessPriorities() map[string]string
+}
 
 // processes samples CPU time and RSS of every local control-plane process
 // and of churn itself, so each report shows what the tester cost next to
@@ -50,6 +63,7 @@ type processes struct {
 // processTrack follows one named process across restarts (new PIDs).
 type processTrack struct {
 	role       string
+	priority   string // of the latest PID
 	pid        int
 	pids       []int
 	lastCPU    float64 // CPU seconds of the current PID at the last sample
@@ -113,6 +127,10 @@ func (o *processes) targets() []Process {
 func (o *processes) sample() {
 	now := o.env.Clock.Now()
 	targets := o.targets()
+	var prios map[string]string
+	if pp, ok := o.env.ControlPlane.(ProcessPriorities); ok {
+		prios = pp.ProcessPriorities()
+	}
 	type reading struct {
 		p   Process
 		cpu float64
@@ -145,6 +163,12 @@ func (o *processes) sample() {
 			o.order = append(o.order, rd.p.Name)
 		}
 		tr.observe(now, rd.p.PID, rd.cpu, rd.rss)
+		switch {
+		case rd.p.Name == TesterProcess:
+			tr.priority = PriorityNotChanged
+		case prios[rd.p.Name] != "":
+			tr.priority = prios[rd.p.Name]
+		}
 	}
 	o.mu.Unlock()
 	if o.afterSample != nil {
@@ -285,7 +309,7 @@ func (o *processes) Summarize(r *results.Result) error {
 		tr := o.tracks[n]
 		u := results.ProcessUsage{
 			Name: n, Role: tr.role, CPUSeconds: tr.cpuSeconds, PeakRSS: tr.peakRSS,
-			PeakCores: tr.peakCores, PIDs: append([]int(nil), tr.pids...),
+			PeakCores: tr.peakCores, PIDs: append([]int(nil), tr.pids...), Priority: tr.priority,
 		}
 		if wall := tr.lastT.Sub(tr.firstT).Seconds(); wall > 0 {
 			u.AvgCores = tr.cpuSeconds / wall

@@ -83,6 +83,11 @@ func Defaults() Profile {
 		Mesh: MeshSpec{
 			Name:   MeshNone,
 			Istiod: IstiodEmulated,
+			// Long enough for 1,000 istio-cni agents to enrol 50,000 pods
+			// on two cores; short enough that three arms of 50k-pods, one
+			// of which never settles, fit in 40 minutes.
+			SettleTimeout: metav1.Duration{Duration: 5 * time.Minute},
+			SettleQuiet:   metav1.Duration{Duration: 30 * time.Second},
 		},
 		Observers: observers,
 	}

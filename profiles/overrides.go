@@ -9,6 +9,8 @@ type Overrides struct {
 	Nodes    *int
 	Seed     *int64
 	Mesh     *string
+	// SettleTimeout is --settle-timeout.
+	SettleTimeout *time.Duration
 }
 
 // Apply returns p with every set override applied.
@@ -24,6 +26,9 @@ func (o Overrides) Apply(p Profile) Profile {
 	}
 	if o.Mesh != nil {
 		p.Mesh.Name = *o.Mesh
+	}
+	if o.SettleTimeout != nil {
+		p.Mesh.SettleTimeout.Duration = *o.SettleTimeout
 	}
 	return p
 }

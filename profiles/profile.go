@@ -95,6 +95,14 @@ type MeshSpec struct {
 	// runs pilot-discovery (bin/pilot-discovery, make istiod) in place of
 	// the emulated istiod; the per-node agents stay emulated.
 	Istiod string `json:"istiod,omitempty"`
+	// SettleTimeout bounds the install phase: churn starts once the mesh
+	// has settled (every watch synced, its steady-state objects written,
+	// no 429 for SettleQuiet) or when this has passed, whichever is first.
+	// 0 starts churn as soon as the mesh has started, without waiting.
+	SettleTimeout metav1.Duration `json:"settleTimeout"`
+	// SettleQuiet is how long the API server must have answered the mesh
+	// no 429 for it to count as settled.
+	SettleQuiet metav1.Duration `json:"settleQuiet"`
 }
 
 // ObserverSpec enables one observer by registered name.

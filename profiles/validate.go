@@ -177,6 +177,12 @@ func (p Profile) validateMesh(path *field.Path) field.ErrorList {
 	case !istiodModes.Has(p.Mesh.Istiod):
 		errs = append(errs, field.NotSupported(path.Child("istiod"), p.Mesh.Istiod, sets.List(istiodModes)))
 	}
+	if p.Mesh.SettleTimeout.Duration < 0 {
+		errs = append(errs, field.Invalid(path.Child("settleTimeout"), p.Mesh.SettleTimeout.Duration.String(), "must be >= 0 (0 starts churn without waiting for the mesh to settle)"))
+	}
+	if p.Mesh.SettleQuiet.Duration < 0 {
+		errs = append(errs, field.Invalid(path.Child("settleQuiet"), p.Mesh.SettleQuiet.Duration.String(), "must be >= 0"))
+	}
 	if p.Mesh.AgentRolloutPerSecond < 0 {
 		errs = append(errs, field.Invalid(path.Child("agentRolloutPerSecond"), p.Mesh.AgentRolloutPerSecond, "must be >= 0"))
 	}

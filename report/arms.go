@@ -31,6 +31,11 @@ type ArmsComparison struct {
 	Warnings []string    `json:"warnings,omitempty"`
 	SLOs     []ArmSLORow `json:"slos"`
 	Figures  []ArmRow    `json:"figures"`
+	// Install holds the mesh install phase's figures when any arm had one
+	// (each arm's settle text is in its Run). Reported, never judged.
+	Install []ArmRow `json:"install,omitempty"`
+	// Validity holds the simulator's checks when any arm has them.
+	Validity []ArmValidityRow `json:"validity,omitempty"`
 	// Findings are the comparison in plain words.
 	Findings []string `json:"findings"`
 }
@@ -43,6 +48,17 @@ type ArmRun struct {
 	// Breached names the SLOs the arm breached.
 	Breached []string `json:"breached,omitempty"`
 	Error    string   `json:"error,omitempty"`
+}
+
+// ArmValidityRow is one check of the simulator across the arms. Status
+// has one results.Validity* entry per arm, "" where the arm has no such
+// check.
+type ArmValidityRow struct {
+	Name      string   `json:"name"`
+	Threshold string   `json:"threshold"`
+	Measured  []string `json:"measured"`
+	Status    []string `json:"status"`
+	Reason    []string `json:"reason"`
 }
 
 // ArmRow is one figure across the arms.
@@ -118,7 +134,18 @@ func CompareArms(arms []Arm) ArmsComparison {
 		c.Arms = append(c.Arms, run)
 	}
 	c.SLOs = armSLOs(arms)
-	for _, f := range armFigures {
+	c.Figures = armRows(arms, armFigures)
+	c.Install = armRows(arms, installFigures)
+	c.Validity = armValidity(arms)
+	c.Findings = findings(c)
+	return c
+}
+
+// armRows reads each figure of every arm, keeping the figures at least one
+// arm measured.
+func armRows(arms []Arm, figs []figure) []ArmRow {
+	var rows []ArmRow
+	for _, f := range figs {
 		row := ArmRow{Name: f.name, Unit: f.unit, Better: f.better, Values: make([]*float64, len(arms))}
 		measured := false
 		for i, a := range arms {
@@ -130,11 +157,33 @@ func CompareArms(arms []Arm) ArmsComparison {
 			}
 		}
 		if measured {
-			c.Figures = append(c.Figures, row)
+			rows = append(rows, row)
 		}
 	}
-	c.Findings = findings(c)
-	return c
+	return rows
+}
+
+// armValidity pairs the simulator's checks by name in the order of the
+// first arm that has them.
+func armValidity(arms []Arm) []ArmValidityRow {
+	var rows []ArmValidityRow
+	index := map[string]int{}
+	for i, a := range arms {
+		if a.Result == nil || a.Result.Validity == nil {
+			continue
+		}
+		for _, ch := range a.Result.Validity.Checks {
+			j, ok := index[ch.Name]
+			if !ok {
+				j = len(rows)
+				index[ch.Name] = j
+				rows = append(rows, ArmValidityRow{Name: ch.Name, Threshold: ch.Threshold,
+					Measured: make([]string, len(arms)), Status: make([]string, len(arms)), Reason: make([]string, len(arms))})
+			}
+			rows[j].Measured[i], rows[j].Status[i], rows[j].Reason[i] = ch.Measured, ch.Status, ch.Reason
+		}
+	}
+	return rows
 }
 
 // armsAreMeshes says whether every arm is named by the mesh it ran.
@@ -194,11 +243,28 @@ func findings(c ArmsComparison) []string {
 				judged++
 			}
 		}
+		if a.Run.Inconclusive {
+			// Said first: it qualifies whatever the SLOs say next.
+			out = append(out, fmt.Sprintf("%s was INCONCLUSIVE: the simulator fell behind (%s), so its SLO figures measure the bench as much as the API server.",
+				a.Name, behindText(c, i)))
+		}
+		if s := a.Run.Settle; s != "" && !strings.HasPrefix(s, "settled") {
+			out = append(out, fmt.Sprintf("%s: the mesh %s; its install storm ran into the churn phase.", a.Name, s))
+		}
 		if len(breaches) == 0 {
 			out = append(out, fmt.Sprintf("%s held all %d judged SLOs.", a.Name, judged))
 			continue
 		}
 		out = append(out, fmt.Sprintf("%s breached %d of %d judged SLOs: %s.", a.Name, len(breaches), judged, strings.Join(breaches, "; ")))
+	}
+	var inconclusive []string
+	for _, a := range c.Arms {
+		if a.Run.Inconclusive {
+			inconclusive = append(inconclusive, a.Name)
+		}
+	}
+	if len(inconclusive) > 0 {
+		out = append(out, fmt.Sprintf("Inconclusive arms: %s; hold their figures against the other arms with care.", strings.Join(inconclusive, ", ")))
 	}
 	if len(c.Arms) < 2 {
 		return out
@@ -217,6 +283,21 @@ func findings(c ArmsComparison) []string {
 		}
 	}
 	return out
+}
+
+// behindText names what fell behind in arm i, with measure and threshold
+// where the arm's checks have them: "churn-lag-p99 3.2s > 1s".
+func behindText(c ArmsComparison, i int) string {
+	var parts []string
+	for _, v := range c.Validity {
+		if v.Status[i] == results.ValidityBehind {
+			parts = append(parts, fmt.Sprintf("%s %s > %s", v.Name, orDash(v.Measured[i]), orDash(v.Threshold)))
+		}
+	}
+	if len(parts) == 0 {
+		return strings.Join(c.Arms[i].Run.Behind, ", ")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // breachText is "mutating-p99 3.2s against 1s (3.2x the threshold)".

@@ -8,15 +8,21 @@ import (
 	"time"
 
 	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/results"
 	"github.com/churn-dev/churn/version"
 )
 
 // armsPage is what armsTemplate renders.
 type armsPage struct {
-	C         ArmsComparison
-	Charts    []template.HTML
-	SLOs      []armsSLOHTML
-	Figures   []armsFigureHTML
+	C       ArmsComparison
+	Charts  []template.HTML
+	SLOs    []armsSLOHTML
+	Figures []armsFigureHTML
+	// Verdicts has one banner per arm; Validity and Install are nil when no
+	// arm has simulator checks or an install phase.
+	Verdicts  []armsVerdictHTML
+	Validity  []armsSLOHTML
+	Install   []armsFigureHTML
 	Version   string
 	Generated string
 }
@@ -31,6 +37,27 @@ type armsCell struct{ Text, Status string }
 type armsFigureHTML struct {
 	Name  string
 	Cells []string
+}
+
+// armsVerdictHTML is one arm's banner: Class is pass, fail or
+// inconclusive (the page style's verdict classes).
+type armsVerdictHTML struct{ Class, Text string }
+
+// armBanner is the banner of one arm, INCONCLUSIVE in its own colour.
+func armBanner(a ArmRun) armsVerdictHTML {
+	switch {
+	case a.Run.RunID == "" && a.Error != "":
+		return armsVerdictHTML{verdictFail, a.Name + ": did not run: " + a.Error}
+	case a.Run.Inconclusive:
+		return armsVerdictHTML{verdictInconclusive, a.Name + ": " + armVerdict(a)}
+	case len(a.Breached) > 0:
+		return armsVerdictHTML{verdictFail, a.Name + ": FAIL, breached " + strings.Join(a.Breached, ", ")}
+	case a.Error != "":
+		return armsVerdictHTML{verdictFail, a.Name + ": error: " + a.Error}
+	case a.Run.Passed:
+		return armsVerdictHTML{verdictPass, a.Name + ": PASS"}
+	}
+	return armsVerdictHTML{verdictFail, a.Name + ": FAIL"}
 }
 
 // WriteArmsHTML renders the side-by-side report: verdicts, findings, the
@@ -51,6 +78,34 @@ func WriteArmsHTML(w io.Writer, c ArmsComparison, arms []Arm) error {
 			row.Cells = append(row.Cells, formatFigure(f.Unit, v))
 		}
 		p.Figures = append(p.Figures, row)
+	}
+	for _, a := range c.Arms {
+		p.Verdicts = append(p.Verdicts, armBanner(a))
+	}
+	for _, v := range c.Validity {
+		row := armsSLOHTML{Name: v.Name, Threshold: orDash(v.Threshold)}
+		for i := range c.Arms {
+			cell := armsCell{Text: orDash(v.Measured[i]), Status: v.Status[i]}
+			if v.Status[i] == results.ValiditySkipped {
+				cell.Text = v.Reason[i]
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		p.Validity = append(p.Validity, row)
+	}
+	if hasInstall(c) {
+		settle := armsFigureHTML{Name: "settle"}
+		for _, a := range c.Arms {
+			settle.Cells = append(settle.Cells, orDash(a.Run.Settle))
+		}
+		p.Install = append(p.Install, settle)
+		for _, f := range c.Install {
+			row := armsFigureHTML{Name: f.Name}
+			for _, v := range f.Values {
+				row.Cells = append(row.Cells, formatFigure(f.Unit, v))
+			}
+			p.Install = append(p.Install, row)
+		}
 	}
 	for _, ch := range armCharts(arms) {
 		// The SVG is generated from numbers and escaped strings only.
@@ -187,7 +242,7 @@ const armsHTML = `<!DOCTYPE html>
 <main>
 <h1>churn comparison: {{.C.Profile}}, {{len .C.Arms}} arms</h1>
 <div class="meta"><span>profile <b>{{.C.Profile}}</b></span><span>seed {{.C.Seed}}</span><span>same churn plan in every arm</span></div>
-{{range .C.Arms}}<div class="verdict {{if and .Run.Passed (not .Error)}}pass{{else}}fail{{end}}">{{.Name}}: {{if and (not .Run.RunID) .Error}}did not run: {{.Error}}{{else if .Breached}}FAIL, breached {{range $i, $b := .Breached}}{{if $i}}, {{end}}{{$b}}{{end}}{{else if .Error}}error: {{.Error}}{{else}}PASS{{end}}</div>
+{{range .Verdicts}}<div class="verdict {{.Class}}">{{.Text}}</div>
 {{end}}
 {{range .C.Warnings}}<p class="small">warning: {{.}}</p>{{end}}
 
@@ -204,6 +259,18 @@ const armsHTML = `<!DOCTYPE html>
 {{range .Figures}}<tr><td>{{.Name}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
 {{end}}</table>
 <p class="small">"Churn phase" figures cover the phase the SLOs judge. Each arm has its own report: {{range $i, $a := .C.Arms}}{{if $i}}, {{end}}{{$a.Dir}}/report.html{{end}}.</p>
+
+{{if .Validity}}<h2>Simulator: did kwok, churn and its agents keep up?</h2>
+<table><tr><th>check</th><th class="num">threshold</th>{{range .C.Arms}}<th class="num">{{.Name}}</th>{{end}}</tr>
+{{range .Validity}}<tr><td><b>{{.Name}}</b></td><td class="num">{{.Threshold}}</td>{{range .Cells}}<td class="num">{{if eq .Status "skipped"}}<span class="small">{{.Text}}</span> {{else}}{{.Text}} {{end}}{{if .Status}}<span class="badge {{.Status}}">{{if eq .Status "behind"}}BEHIND{{else}}{{.Status}}{{end}}</span>{{end}}</td>{{end}}</tr>
+{{end}}</table>
+<p class="small">An arm with a check BEHIND is inconclusive: its SLO figures measure the bench as much as the API server.</p>{{end}}
+
+{{if .Install}}<h2>Install phase</h2>
+<table><tr><th>figure</th>{{range .C.Arms}}<th class="num">{{.Name}}</th>{{end}}</tr>
+{{range .Install}}<tr><td>{{.Name}}</td>{{range .Cells}}<td class="num">{{.}}</td>{{end}}</tr>
+{{end}}</table>
+<p class="small">` + notJudgedNote + `</p>{{end}}
 
 <h2>Over time, arms aligned on their churn start</h2>
 <p class="small">x: time from the start of the mesh phase of the arm that started its mesh earliest; the churn phase starts at the same x in every arm. Purple dashes: control-plane process events, named by arm.</p>

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/churn-dev/churn/results"
 )
 
 // Files of a side-by-side comparison, in its output directory.
@@ -70,6 +72,41 @@ func WriteArms(w io.Writer, c ArmsComparison) error {
 		}
 		b.WriteString("\n")
 	}
+	if len(c.Validity) > 0 {
+		tw := newTable(&b)
+		fmt.Fprintln(tw, head("SIMULATOR CHECK\tTHRESHOLD"))
+		for _, v := range c.Validity {
+			cols := []string{v.Name, orDash(v.Threshold)}
+			for i := range c.Arms {
+				cols = append(cols, armValidityCell(v, i))
+			}
+			fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format simulator table: %w", err)
+		}
+		b.WriteString("\n")
+	}
+	if hasInstall(c) {
+		tw := newTable(&b)
+		fmt.Fprintln(tw, head("INSTALL PHASE (not judged)"))
+		cols := []string{"settle"}
+		for _, a := range c.Arms {
+			cols = append(cols, orDash(a.Run.Settle))
+		}
+		fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+		for _, f := range c.Install {
+			cols := []string{f.Name}
+			for _, v := range f.Values {
+				cols = append(cols, formatFigure(f.Unit, v))
+			}
+			fmt.Fprintln(tw, strings.Join(cols, "\t")+"\t")
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format install table: %w", err)
+		}
+		b.WriteString("\n")
+	}
 	for _, f := range c.Findings {
 		fmt.Fprintf(&b, "- %s\n", f)
 	}
@@ -90,10 +127,43 @@ func sloCell(s ArmSLORow, i int) string {
 	return orDash(s.Measured[i]) + " " + strings.ToUpper(s.Status[i])
 }
 
+// armValidityCell is "ok", "1.2s BEHIND", "skipped" or "-".
+func armValidityCell(v ArmValidityRow, i int) string {
+	switch v.Status[i] {
+	case "":
+		return "-"
+	case results.ValiditySkipped:
+		return "skipped"
+	}
+	return orDash(v.Measured[i]) + " " + validityStatusText(v.Status[i])
+}
+
+// hasInstall says whether any arm had a mesh install phase.
+func hasInstall(c ArmsComparison) bool {
+	if len(c.Install) > 0 {
+		return true
+	}
+	for _, a := range c.Arms {
+		if a.Run.Settle != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func armVerdict(a ArmRun) string {
 	switch {
 	case a.Run.RunID == "" && a.Error != "":
 		return "FAILED TO RUN: " + a.Error
+	case a.Run.Inconclusive:
+		text := "INCONCLUSIVE (behind: " + strings.Join(a.Run.Behind, ", ") + ")"
+		if len(a.Breached) > 0 {
+			text += ", breached " + strings.Join(a.Breached, ", ") + " (not trusted)"
+		}
+		if a.Error != "" {
+			text += "; error: " + a.Error
+		}
+		return text
 	case len(a.Breached) > 0:
 		return "FAIL (breached " + strings.Join(a.Breached, ", ") + ")"
 	case a.Error != "":

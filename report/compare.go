@@ -90,6 +90,15 @@ type RunInfo struct {
 	Target            string `json:"target,omitempty"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 	Passed            bool   `json:"passed"`
+	// Inconclusive is set when the run's simulator fell behind (Behind
+	// names the checks): its SLO figures are the bench's as much as the
+	// API server's. Notes qualify the verdict (a mesh that did not settle).
+	Inconclusive bool     `json:"inconclusive,omitempty"`
+	Behind       []string `json:"behind,omitempty"`
+	Notes        []string `json:"notes,omitempty"`
+	// Settle is the mesh's install phase in words ("settled after 42s",
+	// "did not settle in 5m0s: ..."); empty without one.
+	Settle string `json:"settle,omitempty"`
 }
 
 // Comparison is a candidate run held against a base run: the pre-upgrade
@@ -109,10 +118,35 @@ type Comparison struct {
 	// Regressed are the SLO values and figures that got worse beyond the
 	// tolerance and their noise floor.
 	Regressed []Row `json:"regressed,omitempty"`
+	// Install holds the mesh install phase's figures side by side when
+	// either run had one. They are reported, never judged.
+	Install []Row `json:"install,omitempty"`
+	// Validity holds the simulator's checks side by side when either run
+	// has them (schema version 2).
+	Validity []ValidityRow `json:"validity,omitempty"`
 }
 
-// Passed reports whether the candidate passes the gate.
+// ValidityRow is one check of the simulator in the two runs. Statuses are
+// results.Validity* values, or "" when the run has no such check.
+type ValidityRow struct {
+	Name              string `json:"name"`
+	Threshold         string `json:"threshold"`
+	BaseMeasured      string `json:"baseMeasured"`
+	CandidateMeasured string `json:"candidateMeasured"`
+	BaseStatus        string `json:"baseStatus"`
+	CandidateStatus   string `json:"candidateStatus"`
+	BaseReason        string `json:"baseReason,omitempty"`
+	CandidateReason   string `json:"candidateReason,omitempty"`
+}
+
+// Passed reports whether the candidate breached no SLO and nothing
+// regressed. An inconclusive candidate is judged by Inconclusive first.
 func (c Comparison) Passed() bool { return len(c.Breached) == 0 && len(c.Regressed) == 0 }
+
+// Inconclusive reports whether the candidate's simulator fell behind, so
+// neither a pass nor a regression of it can be trusted: the gate's answer
+// is then "inconclusive" whatever the figures say.
+func (c Comparison) Inconclusive() bool { return c.Candidate.Inconclusive }
 
 // Compare holds cand against base with tolerance tol (0.1 for 10%).
 func Compare(base, cand *results.Result, tol float64) Comparison {
@@ -121,6 +155,14 @@ func Compare(base, cand *results.Result, tol float64) Comparison {
 		Warnings: planWarnings(base, cand),
 		SLOs:     compareSLOs(base.SLOs, cand.SLOs, tol),
 		Figures:  compareFigures(base, cand, tol),
+		Install:  compareInstall(base, cand),
+		Validity: compareValidity(base.Validity, cand.Validity),
+	}
+	if base.Verdict.Inconclusive {
+		// The gate judges the candidate; a base that fell behind still
+		// skews every change measured against it.
+		c.Warnings = append(c.Warnings, fmt.Sprintf("the base run was inconclusive (the simulator fell behind: %s): changes against it are not the API server's alone",
+			strings.Join(base.Verdict.Behind, ", ")))
 	}
 	for _, s := range c.SLOs {
 		if s.CandidateStatus == results.SLOBreached {
@@ -142,8 +184,17 @@ func runInfo(r *results.Result) RunInfo {
 	return RunInfo{
 		RunID: r.RunID, Profile: r.Profile.Name, Seed: r.Seed, Mesh: r.Mesh,
 		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion,
-		Passed: r.Verdict.Passed,
+		Passed: r.Verdict.Passed, Inconclusive: r.Verdict.Inconclusive, Behind: r.Verdict.Behind,
+		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
 	}
+}
+
+// settleSummary is settleText, "" without an install phase.
+func settleSummary(inst *results.Install) string {
+	if inst == nil {
+		return ""
+	}
+	return settleText(inst)
 }
 
 // compareSLOs pairs SLOs by name: the candidate's order first, then any the

@@ -8,14 +8,22 @@ import (
 	"text/tabwriter"
 
 	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/results"
 )
 
-// WriteComparison prints c as text: the two runs, any warnings, the SLO
-// table, the key figures and the gate's verdict.
+// WriteComparison prints c as text: the two runs and their verdicts, any
+// warnings, the SLO table, the key figures, the simulator's checks, the
+// install phase and the gate's verdict.
 func WriteComparison(w io.Writer, c Comparison) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "base:      %s\n", describeRun(c.Base))
+	for _, n := range c.Base.Notes {
+		fmt.Fprintf(&b, "           note: %s\n", n)
+	}
 	fmt.Fprintf(&b, "candidate: %s\n", describeRun(c.Candidate))
+	for _, n := range c.Candidate.Notes {
+		fmt.Fprintf(&b, "           note: %s\n", n)
+	}
 	for _, warn := range c.Warnings {
 		fmt.Fprintf(&b, "warning: %s\n", warn)
 	}
@@ -55,6 +63,33 @@ func WriteComparison(w io.Writer, c Comparison) error {
 		b.WriteString("\n")
 	}
 
+	if len(c.Validity) > 0 {
+		tw := newTable(&b)
+		fmt.Fprintln(tw, "SIMULATOR CHECK\tTHRESHOLD\tBASE\tCANDIDATE\tBASE STATUS\tCANDIDATE STATUS\t")
+		for _, v := range c.Validity {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", v.Name, orDash(v.Threshold), orDash(v.BaseMeasured), orDash(v.CandidateMeasured),
+				validityCell(v.BaseStatus, v.BaseReason), validityCell(v.CandidateStatus, v.CandidateReason))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format simulator comparison: %w", err)
+		}
+		b.WriteString("A candidate check BEHIND makes the comparison inconclusive (exit status 3).\n\n")
+	}
+
+	if len(c.Install) > 0 || c.Base.Settle != "" || c.Candidate.Settle != "" {
+		fmt.Fprintf(&b, "Install phase: base %s; candidate %s.\n", orDefault(c.Base.Settle, "no install phase"),
+			orDefault(c.Candidate.Settle, "no install phase"))
+		tw := newTable(&b)
+		fmt.Fprintln(tw, "INSTALL FIGURE\tBASE\tCANDIDATE\tCHANGE\t")
+		for _, f := range c.Install {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", f.Name, formatFigure(f.Unit, f.Base), formatFigure(f.Unit, f.Candidate), formatChange(f))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format install comparison: %w", err)
+		}
+		b.WriteString(notJudgedNote + "\n\n")
+	}
+
 	fmt.Fprintf(&b, "Tolerance %s. Changes smaller than a noise floor never regress: latency %s, outage %s, "+
 		"error ratio %s, CPU %g CPU s, RSS %s, churn actions %d, mesh counts %d.\n"+
 		"A figure whose base is 0 has no relative change; the candidate's SLOs alone judge it.\n",
@@ -78,12 +113,26 @@ func WriteComparisonJSON(w io.Writer, c Comparison) error {
 }
 
 // GateSummary is the gate's verdict in one line, naming every breached SLO
-// and regressed figure.
+// and regressed figure, or, for an inconclusive candidate, what fell
+// behind (with what the figures would otherwise have said).
 func GateSummary(c Comparison) string {
+	if c.Inconclusive() {
+		text := "INCONCLUSIVE: the candidate's simulator fell behind (" + strings.Join(c.Candidate.Behind, ", ") +
+			"), so its figures are not the API server's alone"
+		if !c.Passed() {
+			text += "; not trusted: " + strings.TrimPrefix(failText(c), "FAIL: ")
+		}
+		return text
+	}
 	if c.Passed() {
 		return fmt.Sprintf("PASS: the candidate breached no SLO and nothing regressed beyond %s",
 			observers.FormatPercent(c.Tolerance))
 	}
+	return failText(c)
+}
+
+// failText names every breached SLO and regressed figure.
+func failText(c Comparison) string {
 	var parts []string
 	if len(c.Breached) > 0 {
 		parts = append(parts, "candidate breached SLO "+strings.Join(c.Breached, ", "))
@@ -117,8 +166,32 @@ func describeRun(r RunInfo) string {
 	if r.KubernetesVersion != "" {
 		parts = append(parts, "Kubernetes "+r.KubernetesVersion)
 	}
-	parts = append(parts, map[bool]string{true: "PASS", false: "FAIL"}[r.Passed])
+	parts = append(parts, runVerdict(r))
 	return strings.Join(parts, " · ")
+}
+
+// runVerdict is PASS, FAIL, or INCONCLUSIVE naming what fell behind.
+func runVerdict(r RunInfo) string {
+	switch {
+	case r.Inconclusive:
+		return "INCONCLUSIVE (behind: " + strings.Join(r.Behind, ", ") + ")"
+	case r.Passed:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+// validityCell is "ok", "BEHIND", "skipped (reason)" or "-".
+func validityCell(status, reason string) string {
+	switch status {
+	case "":
+		return "-"
+	case results.ValiditySkipped:
+		if reason != "" {
+			return "skipped (" + reason + ")"
+		}
+	}
+	return validityStatusText(status)
 }
 
 func formatFigure(unit string, v *float64) string {

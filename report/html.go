@@ -38,6 +38,17 @@ type page struct {
 	Problems  []string
 	Version   string
 	Generated string
+
+	// VerdictClass is pass, fail or inconclusive; VerdictText the banner's
+	// text; Notes the verdict's notes it does not already say.
+	VerdictClass string
+	VerdictText  string
+	Notes        []string
+	// Validity and ValidityLine are the simulator's checks (nil before
+	// schema version 2); Install the mesh's install phase (nil without one).
+	Validity     []validityRow
+	ValidityLine string
+	Install      *installView
 }
 
 type sloRow struct {
@@ -54,7 +65,10 @@ type eventRow struct{ At, Name, Kind, Detail string }
 
 type processRow struct {
 	Name, Role, CPU, Avg, Peak, RSS, Share string
-	Tester                                 bool
+	// Priority is the CPU priority read back from the OS; "-" when the
+	// result does not say (older results, remote clusters' processes).
+	Priority string
+	Tester   bool
 }
 
 type keyRow struct {
@@ -79,6 +93,11 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 		R: r, Verdict: r.Verdict, API: d.api, Watch: d.watch, Pods: d.pods,
 		Problems: d.problems, Version: version.Churn, Generated: time.Now().UTC().Format(time.RFC3339),
 	}
+	p.VerdictClass, p.VerdictText, p.Notes = verdictClass(r.Verdict), verdictText(r.Verdict), extraNotes(r.Verdict)
+	if p.Validity = validityRows(r.Validity); len(p.Validity) > 0 {
+		p.ValidityLine = validityLine(p.Validity)
+	}
+	p.Install = installViewOf(r.Install)
 	p.Title = "churn report"
 	if r.Profile.Name != "" {
 		p.Title += ": " + r.Profile.Name
@@ -146,8 +165,12 @@ func processRows(ps []results.ProcessUsage) []processRow {
 		if total > 0 {
 			share = observers.FormatPercent(p.CPUSeconds / total)
 		}
+		prio := p.Priority
+		if prio == "" {
+			prio = "-"
+		}
 		out = append(out, processRow{
-			Name: p.Name, Role: p.Role, CPU: fmt.Sprintf("%.1f", p.CPUSeconds),
+			Name: p.Name, Role: p.Role, CPU: fmt.Sprintf("%.1f", p.CPUSeconds), Priority: prio,
 			Avg: fmt.Sprintf("%.2f", p.AvgCores), Peak: fmt.Sprintf("%.2f", p.PeakCores),
 			RSS: formatBytes(float64(p.PeakRSS)), Share: share, Tester: p.Role == observers.RoleTester,
 		})

@@ -10,8 +10,9 @@ import (
 	"github.com/churn-dev/churn/results"
 )
 
-// Summary prints the terminal summary of a run: the verdict, the SLO table,
-// outages and process events, the cost table (churn next to the control
+// Summary prints the terminal summary of a run: the verdict and its notes,
+// the SLO table, the simulator's checks, the mesh's install phase, outages
+// and process events, the cost table (churn next to the control
 // plane) and where the report is. reportPath may be empty.
 func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	d := loadRunData(r)
@@ -32,11 +33,11 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	}
 	head += " · mesh " + mesh
 	fmt.Fprintln(&b, head)
-	verdict := r.Verdict.Summary
-	if verdict == "" {
-		verdict = map[bool]string{true: "PASS", false: "FAIL"}[r.Verdict.Passed]
+	fmt.Fprintf(&b, "Verdict: %s\n", verdictText(r.Verdict))
+	for _, n := range extraNotes(r.Verdict) {
+		fmt.Fprintf(&b, "Note: %s\n", n)
 	}
-	fmt.Fprintf(&b, "Verdict: %s\n\n", verdict)
+	b.WriteString("\n")
 
 	if len(r.SLOs) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
@@ -52,6 +53,17 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 			return fmt.Errorf("format SLO table: %w", err)
 		}
 		b.WriteString("\n")
+	}
+	// Absent from results written before schema version 2.
+	if rows := validityRows(r.Validity); len(rows) > 0 {
+		if err := writeValidity(&b, rows); err != nil {
+			return err
+		}
+	}
+	if inst := installViewOf(r.Install); inst != nil {
+		if err := writeInstall(&b, inst); err != nil {
+			return err
+		}
 	}
 
 	if a := r.Availability; a != nil {
@@ -72,13 +84,13 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 
 	if len(r.Processes) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PROCESS\tCPU s\tAVG CORES\tPEAK CORES\tPEAK RSS\tCPU SHARE")
+		fmt.Fprintln(tw, "PROCESS\tCPU s\tAVG CORES\tPEAK CORES\tPEAK RSS\tCPU SHARE\tPRIORITY")
 		for _, p := range processRows(r.Processes) {
 			name := p.Name
 			if p.Tester {
 				name += " (tester)"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", name, p.CPU, p.Avg, p.Peak, p.RSS, p.Share)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, p.CPU, p.Avg, p.Peak, p.RSS, p.Share, p.Priority)
 		}
 		if err := tw.Flush(); err != nil {
 			return fmt.Errorf("format process table: %w", err)

@@ -31,7 +31,8 @@ const pageHTML = `<!DOCTYPE html>
 {{if .R.Seed}}<span>seed {{.R.Seed}}</span>{{end}}
 </div>
 
-<div class="verdict {{if .Verdict.Passed}}pass{{else}}fail{{end}}">{{if .Verdict.Summary}}{{.Verdict.Summary}}{{else if .Verdict.Passed}}PASS{{else}}FAIL{{end}}</div>
+<div class="verdict {{.VerdictClass}}">{{.VerdictText}}</div>
+{{if .Notes}}<ul class="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .R.Errors}}<h2>Run errors</h2><ul>{{range .R.Errors}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{if .Problems}}<p class="small">Could not read: {{range .Problems}}{{.}}; {{end}}</p>{{end}}
 
@@ -49,6 +50,31 @@ const pageHTML = `<!DOCTYPE html>
 </table>
 <p class="small">Latency SLOs follow the Kubernetes scalability SLOs: p99 over 5-minute windows, judged on the churn phase (ClusterLoader2 skips a test's first 5 minutes instead). Windows are shown as time since the run started.</p>
 {{else}}<p>No SLO was evaluated.</p>{{end}}
+
+{{if .Validity}}<h2>Simulator: did kwok, churn and its agents keep up?</h2>
+<table>
+<tr><th>check</th><th class="num">threshold</th><th class="num">measured</th><th>status</th><th>detail</th></tr>
+{{range .Validity}}<tr{{if eq .Status "behind"}} class="breach"{{end}}>
+<td><b>{{.Name}}</b><br><span class="small">{{.Description}}</span></td>
+<td class="num">{{.Threshold}}</td><td class="num">{{.Measured}}</td>
+<td><span class="badge {{.Status}}">{{if eq .Status "behind"}}BEHIND{{else}}{{.Status}}{{end}}</span></td>
+<td class="small">{{.Reason}}</td>
+</tr>{{end}}
+</table>
+<p class="small">{{.ValidityLine}} A check that is BEHIND makes the run inconclusive (exit status 3), whatever the SLOs say.</p>
+{{end}}
+
+{{with .Install}}<h2>Install phase (mesh {{.Mesh}})</h2>
+<p class="{{if .Settled}}settled{{else}}unsettled{{end}}">The mesh {{.Headline}}.</p>
+{{if .Conditions}}<table><tr><th>condition</th><th class="num">have</th><th class="num">want</th><th>met</th></tr>
+{{range .Conditions}}<tr{{if not .Met}} class="breach"{{end}}><td>{{.Name}}{{if .Detail}}<br><span class="small">{{.Detail}}</span>{{end}}</td><td class="num">{{.Have}}</td><td class="num">{{.Want}}</td><td>{{.When}}</td></tr>{{end}}
+</table>{{end}}
+{{with .Figures}}<p>{{.Duration}} of install: {{.Requests}} requests, {{.Requests429}} x 429, {{.APFRejected}} APF rejections, {{.Requests5xx}} x 5xx; {{.Outages}} outage(s), {{.Downtime}} down; kube-apiserver {{.APIServerCPU}}.</p>
+{{if .PeakP99}}<table><tr><th>category</th><th class="num">peak p99</th><th>call</th></tr>
+{{range .PeakP99}}<tr><td>{{.Category}}</td><td class="num">{{.P99}}</td><td>{{.Key}}</td></tr>{{end}}
+</table>{{end}}{{end}}
+<p class="small">` + notJudgedNote + ` Peak p99 is the worst 5-minute window inside the install phase, or the whole phase when it is shorter.</p>
+{{end}}
 
 <h2>Over time</h2>
 <p class="small">Shaded: run phases; red: API server outages; purple dashes: control-plane process events.</p>
@@ -68,8 +94,8 @@ const pageHTML = `<!DOCTYPE html>
 
 <h2>What it cost: CPU and memory per process</h2>
 {{if .Processes}}
-<table><tr><th>process</th><th>role</th><th class="num">CPU seconds</th><th class="num">avg cores</th><th class="num">peak cores</th><th class="num">peak RSS</th><th class="num">share of CPU</th></tr>
-{{range .Processes}}<tr{{if .Tester}} class="tester"{{end}}><td>{{.Name}}</td><td>{{.Role}}</td><td class="num">{{.CPU}}</td><td class="num">{{.Avg}}</td><td class="num">{{.Peak}}</td><td class="num">{{.RSS}}</td><td class="num">{{.Share}}</td></tr>{{end}}
+<table><tr><th>process</th><th>role</th><th class="num">CPU seconds</th><th class="num">avg cores</th><th class="num">peak cores</th><th class="num">peak RSS</th><th class="num">share of CPU</th><th>CPU priority</th></tr>
+{{range .Processes}}<tr{{if .Tester}} class="tester"{{end}}><td>{{.Name}}</td><td>{{.Role}}</td><td class="num">{{.CPU}}</td><td class="num">{{.Avg}}</td><td class="num">{{.Peak}}</td><td class="num">{{.RSS}}</td><td class="num">{{.Share}}</td><td class="small">{{.Priority}}</td></tr>{{end}}
 </table>
 {{else}}<p>The processes observer did not run.</p>{{end}}
 
@@ -119,6 +145,9 @@ h2 { font-size: 17px; margin: 28px 0 8px; border-bottom: 1px solid #ddd; padding
 .verdict { padding: 14px 18px; border-radius: 6px; font-size: 17px; font-weight: 600; margin: 14px 0; color: #fff; }
 .verdict.pass { background: #1a7f37; }
 .verdict.fail { background: #c62828; }
+.verdict.inconclusive { background: #8a5a00; }
+ul.notes { margin: -6px 0 12px 18px; padding: 0; color: #7a5a00; }
+p.unsettled { color: #8a5a00; font-weight: 600; }
 table { border-collapse: collapse; width: 100%; background: #fff; margin: 6px 0 10px; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 th { background: #f0f0f0; font-weight: 600; }
@@ -128,6 +157,8 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .badge.breached { background: #fde0e0; color: #c62828; }
 .badge.skipped { background: #fff3cd; color: #7a5a00; }
 .badge.disabled { background: #eee; color: #666; }
+.badge.ok { background: #dcf3e3; color: #1a7f37; }
+.badge.behind { background: #fde0e0; color: #c62828; }
 tr.breach td { background: #fff5f5; }
 tr.tester td { font-weight: 600; }
 .small { font-size: 12px; color: #666; }

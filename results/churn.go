@@ -31,6 +31,11 @@ type SetupSummary struct {
 	// CreateSeconds, RampSeconds, PodsPerSec and NodesSeconds stay zero and
 	// the snapshot's manifest holds the ramp that made it.
 	WarmStart *WarmStart `json:"warmStart,omitempty"`
+	// KWOKIdleSeconds is how long churn waited after setup for kwok to be
+	// idle (local control plane); KWOKBusy is set when it never was within
+	// the bound. Set by the runner.
+	KWOKIdleSeconds float64 `json:"kwokIdleSeconds,omitempty"`
+	KWOKBusy        bool    `json:"kwokBusy,omitempty"`
 }
 
 // ChurnSummary is the accounting of the churn phase.
@@ -58,9 +63,13 @@ type ChurnSummary struct {
 
 	// Lag is start - scheduled over the actions that started: how late the
 	// pacer was. Latency is end - start: how long the API calls took.
-	LagP50Seconds     float64 `json:"lagP50Seconds"`
-	LagP99Seconds     float64 `json:"lagP99Seconds"`
-	LagMaxSeconds     float64 `json:"lagMaxSeconds"`
+	LagP50Seconds float64 `json:"lagP50Seconds"`
+	LagP99Seconds float64 `json:"lagP99Seconds"`
+	LagMaxSeconds float64 `json:"lagMaxSeconds"`
+	// OwnLag is the part of Lag that was churn's own: lateness while no
+	// slot was held up by an API call in flight (see Action.OwnLagSeconds).
+	OwnLagP99Seconds  float64 `json:"ownLagP99Seconds"`
+	OwnLagMaxSeconds  float64 `json:"ownLagMaxSeconds"`
 	LatencyP50Seconds float64 `json:"latencyP50Seconds"`
 	LatencyP99Seconds float64 `json:"latencyP99Seconds"`
 
@@ -117,6 +126,11 @@ type Action struct {
 	// LagSeconds is Start - Scheduled; LatencySeconds is End - Start.
 	LagSeconds     float64 `json:"lagSeconds"`
 	LatencySeconds float64 `json:"latencySeconds"`
+	// OwnLagSeconds is LagSeconds minus the time, since Scheduled, that
+	// the pacer waited for a slot held by an earlier action's API calls:
+	// the lateness that was churn's (its timers, its CPU), not the API
+	// server's.
+	OwnLagSeconds float64 `json:"ownLagSeconds"`
 	// From and To are replica counts for a scale action; for a relabel, To
 	// is the new value of the namespace's churn.dev/generation label.
 	From   int    `json:"from"`

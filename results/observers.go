@@ -76,8 +76,13 @@ type ProcessUsage struct {
 	Name       string  `json:"name"`
 	CPUSeconds float64 `json:"cpuSeconds"`
 	PeakRSS    int64   `json:"peakRSSBytes"`
-	// Role is "tester" for churn itself, "control-plane" otherwise.
+	// Role is "tester" for churn itself, "simulator" for kwok, "mesh" for
+	// a real mesh component the run started, "control-plane" otherwise.
 	Role string `json:"role,omitempty"`
+	// Priority is the CPU priority as read back from the OS, e.g.
+	// "cpu.shares 4096 (cgroup v1 /churn-ab12cd34/control-plane)", "nice -5",
+	// "none: <reason>", or "normal (not changed)" for churn itself.
+	Priority string `json:"priority,omitempty"`
 	// AvgCores is CPUSeconds over the sampled wall time; PeakCores the
 	// highest rate between two samples.
 	AvgCores  float64 `json:"avgCores"`

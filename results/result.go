@@ -13,8 +13,14 @@ import (
 	"github.com/churn-dev/churn/profiles"
 )
 
-// SchemaVersion is bumped on any incompatible change to Result.
-const SchemaVersion = 1
+// SchemaVersion is bumped on any incompatible change to Result. Version 2
+// added the mesh install phase (Install), the simulator's validity
+// (Validity) and the inconclusive verdict; a version 1 file reads as a run
+// without them.
+const SchemaVersion = 2
+
+// oldestReadable is the oldest schema Read accepts.
+const oldestReadable = 1
 
 // FileName is the name of the results file inside a run's output directory.
 const FileName = "results.json"
@@ -36,7 +42,11 @@ type Result struct {
 	Availability *Availability              `json:"availability,omitempty"`
 	Processes    []ProcessUsage             `json:"processes,omitempty"`
 	MeshStats    *MeshSummary               `json:"meshStats,omitempty"`
-	Verdict      Verdict                    `json:"verdict"`
+	// Install is the mesh install phase (nil without a mesh).
+	Install *Install `json:"install,omitempty"`
+	// Validity is whether the simulator kept up during churn.
+	Validity *Validity `json:"validity,omitempty"`
+	Verdict  Verdict   `json:"verdict"`
 	// Errors lists what went wrong in the run itself (not SLO breaches).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -59,7 +69,15 @@ type Phase struct {
 type Verdict struct {
 	Passed   bool     `json:"passed"`
 	Breached []string `json:"breached,omitempty"`
-	Summary  string   `json:"summary"`
+	// Inconclusive is set when the simulator fell behind (Behind names the
+	// checks): the SLO figures then measure the bench as much as the API
+	// server, and Passed is false whatever they say.
+	Inconclusive bool     `json:"inconclusive,omitempty"`
+	Behind       []string `json:"behind,omitempty"`
+	// Notes qualify the verdict, e.g. a mesh that did not settle before
+	// churn started.
+	Notes   []string `json:"notes,omitempty"`
+	Summary string   `json:"summary"`
 }
 
 // Write stores r as dir/results.json, creating dir.
@@ -95,8 +113,8 @@ func Read(path string) (*Result, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", path, err)
 	}
-	if r.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("%s: schemaVersion %d, this churn reads %d", path, r.SchemaVersion, SchemaVersion)
+	if r.SchemaVersion < oldestReadable || r.SchemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%s: schemaVersion %d, this churn reads %d to %d", path, r.SchemaVersion, oldestReadable, SchemaVersion)
 	}
 	return &r, nil
 }

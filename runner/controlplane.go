@@ -21,6 +21,9 @@ type controlPlane struct {
 	others []observers.Process
 }
 
+// The processes observer reads CPU priorities through this.
+var _ observers.ProcessPriorities = (*controlPlane)(nil)
+
 func newControlPlane(c *local.Cluster) *controlPlane {
 	return &controlPlane{cluster: c, once: &sync.Once{}, events: make(chan observers.ProcessEvent, 64)}
 }
@@ -29,11 +32,31 @@ func (c *controlPlane) Processes() []observers.Process {
 	procs := c.cluster.Processes()
 	out := make([]observers.Process, len(procs))
 	for i, p := range procs {
-		out[i] = observers.Process{Name: p.Name, PID: p.PID}
+		role := observers.RoleControlPlane
+		if p.Group == local.GroupSimulator {
+			role = observers.RoleSimulator
+		}
+		out[i] = observers.Process{Name: p.Name, PID: p.PID, Role: role}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append(out, c.others...)
+}
+
+// ProcessPriorities gives the processes observer each process' CPU
+// priority as local read it back after placing the process. What the run
+// starts beside the cluster keeps churn's own.
+func (c *controlPlane) ProcessPriorities() map[string]string {
+	m := map[string]string{}
+	for _, p := range c.cluster.Processes() {
+		m[p.Name] = p.Priority
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range c.others {
+		m[p.Name] = observers.PriorityNotChanged
+	}
+	return m
 }
 
 // add has the observers sample another process of the run from now on.

@@ -18,6 +18,9 @@ type Options struct {
 	Profile profiles.Profile
 	// RunID is generated when empty.
 	RunID string
+	// DisableCPUPriority leaves the local control plane and kwok at the
+	// CPU priority churn has (see local.Options.DisableCPUPriority).
+	DisableCPUPriority bool
 	// OutDir receives results.json and report.html; default
 	// churn-results/<run-id>.
 	OutDir string

@@ -47,6 +47,16 @@ func (r *run) startObservers(ctx context.Context) error {
 }
 
 func (r *run) setup(ctx context.Context) error {
+	if err := r.createOrRestore(ctx); err != nil {
+		return err
+	}
+	if r.res.Setup == nil {
+		return nil
+	}
+	return r.waitKWOKIdle(ctx)
+}
+
+func (r *run) createOrRestore(ctx context.Context) error {
 	if r.warm != nil {
 		return r.warmSetup(ctx)
 	}
@@ -132,9 +142,24 @@ func (r *run) startMesh(ctx context.Context) error {
 	return nil
 }
 
+// installMesh starts the mesh and waits for it to settle: the install
+// phase, reported on its own and never judged.
+func (r *run) installMesh(ctx context.Context) error {
+	start := r.clk.Now()
+	if err := r.startMesh(ctx); err != nil {
+		return err
+	}
+	if r.mesh == nil {
+		return nil
+	}
+	return r.settleMesh(ctx, start)
+}
+
 func (r *run) churn(ctx context.Context) error {
+	before := schedSnapshot()
 	summary, err := r.engine.Run(ctx)
 	r.res.Churn = summary
+	r.schedP99, r.schedOK = histDiffQuantile(before, schedSnapshot(), 0.99)
 	return err
 }
 
@@ -190,6 +215,12 @@ func (r *run) finish(completed bool) error {
 			errs = append(errs, &observers.ObserverError{Observer: o.Name(), Op: "summarize", Err: err})
 		}
 	}
+	var api observers.APIServerSummary
+	if ok, err := observers.GetObserver(r.res, observers.APIServerMetricsName, &api); err == nil && ok {
+		r.installFigures(api.Install)
+	} else {
+		r.installFigures(nil)
+	}
 	if completed {
 		slos, err := observers.Evaluate(r.res, MergeSLOs(r.opts.Profile.SLOs, r.opts.SLOOverrides))
 		if err != nil {
@@ -197,6 +228,10 @@ func (r *run) finish(completed bool) error {
 		}
 		r.res.SLOs = slos
 		r.res.Verdict = observers.Verdict(slos)
+		if !r.setupOnly {
+			r.res.Validity = judgeValidity(r.res, r.schedP99, r.schedOK)
+		}
+		applyVerdictQualifiers(r.res)
 	} else {
 		r.res.Verdict = results.Verdict{Passed: false, Summary: "run did not complete; no verdict"}
 	}

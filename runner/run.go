@@ -57,6 +57,10 @@ type run struct {
 	nodes        []string
 	metrics      *selfmetrics.Metrics
 	engine       *churn.Engine
+	// schedP99 is churn's goroutine scheduling latency p99 over the churn
+	// phase (schedOK once measured).
+	schedP99 float64
+	schedOK  bool
 	// reportPath is where finish wrote report.html.
 	reportPath string
 }
@@ -135,7 +139,7 @@ func (r *run) execute(ctx context.Context) error {
 	if err := r.phase("setup", func() error { return r.setup(ctx) }); err != nil {
 		return err
 	}
-	if err := r.phase("mesh", func() error { return r.startMesh(ctx) }); err != nil {
+	if err := r.phase("mesh", func() error { return r.installMesh(ctx) }); err != nil {
 		return err
 	}
 	return r.phase("churn", func() error { return r.churn(ctx) })
@@ -197,6 +201,7 @@ func (r *run) resolveTarget(ctx context.Context) error {
 			RestartAPIServer:          r.opts.RestartAPIServer,
 			RestartDelay:              r.opts.RestartDelay,
 			APIServerGOGC:             r.apiServerGOGC(),
+			DisableCPUPriority:        r.opts.DisableCPUPriority,
 			// Spread scoring costs O(pods) per pod scheduled; see local.Options.
 			SchedulerWithoutDefaultSpread: r.setupOnly,
 		})

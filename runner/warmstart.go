@@ -43,54 +43,68 @@ type warmStart struct {
 }
 
 // openSnapshot loads and verifies opts.FromSnapshot, before anything
-// starts: format, the versions of the binaries the run would start, and the
-// setup of the run's profile. A mismatch is returned as a
-// *snapshot.MismatchError naming what differs.
+// starts (see CheckSnapshot), and adopts the snapshot's run label.
 func (r *run) openSnapshot(ctx context.Context) error {
 	if r.opts.FromSnapshot == "" {
 		return nil
 	}
-	if r.opts.Kubeconfig != "" || r.opts.InCluster {
-		return fmt.Errorf("snapshot %s: %w", r.opts.FromSnapshot, ErrSnapshotNeedsLocal)
-	}
-	dir, m, err := snapshot.Open(snapshot.DefaultRoot, r.opts.FromSnapshot)
+	dir, m, err := CheckSnapshot(ctx, r.opts)
 	if err != nil {
 		return err
-	}
-	binDir := r.opts.BinDir
-	if binDir == "" {
-		binDir = "bin"
-	}
-	bins, err := local.BinaryVersions(ctx, binDir, r.opts.KubernetesVersion)
-	if err != nil {
-		return fmt.Errorf("checking the binaries for snapshot %s: %w", m.Name, err)
-	}
-	versions, err := snapshot.VersionsOf(bins, version.Churn)
-	if err != nil {
-		return fmt.Errorf("checking the binaries in %s for snapshot %s: %w", binDir, m.Name, err)
-	}
-	setup, err := SetupIdentity(ctx, r.opts.Profile)
-	if err != nil {
-		return err
-	}
-	if err := snapshot.Verify(m, snapshot.Expectation{
-		ProfileName: r.opts.Profile.Name,
-		Setup:       setup,
-		Versions:    versions,
-		BinDir:      binDir,
-	}); err != nil {
-		return err
-	}
-	// The objects are found by the recorded label and by names derived from
-	// it; both must be what this churn derives.
-	if len(m.RunID) < 4 || len(validation.IsValidLabelValue(m.RunID)) > 0 || NamePrefix(m.RunID) != m.NamePrefix {
-		return fmt.Errorf("snapshot %s records run label %q and name prefix %q, which this churn cannot select its objects by; save it again", m.Name, m.RunID, m.NamePrefix)
 	}
 	r.warm = &warmStart{dir: dir, manifest: m}
 	r.labelID = m.RunID
 	r.log.Info("starting from snapshot", zap.String("snapshot", m.Name), zap.String("dir", dir),
 		zap.String("runLabel", m.RunID), zap.String("setupHash", snapshot.ShortHash(m.SetupHash)))
 	return nil
+}
+
+// CheckSnapshot is the check Run makes of opts.FromSnapshot before anything
+// starts: a local target, the snapshot's format, the versions of the
+// binaries the run would start (BinDir, KubernetesVersion), the setup of
+// opts.Profile, and a run label this churn can select by. A mismatch is a
+// *snapshot.MismatchError naming what differs. Exported so that a caller
+// planning several runs on one snapshot (churn compare's arms) refuses
+// before the first of them starts. It returns the snapshot's directory and
+// manifest.
+func CheckSnapshot(ctx context.Context, opts Options) (string, *snapshot.Manifest, error) {
+	if opts.Kubeconfig != "" || opts.InCluster {
+		return "", nil, fmt.Errorf("snapshot %s: %w", opts.FromSnapshot, ErrSnapshotNeedsLocal)
+	}
+	dir, m, err := snapshot.Open(snapshot.DefaultRoot, opts.FromSnapshot)
+	if err != nil {
+		return "", nil, err
+	}
+	binDir := opts.BinDir
+	if binDir == "" {
+		binDir = "bin"
+	}
+	bins, err := local.BinaryVersions(ctx, binDir, opts.KubernetesVersion)
+	if err != nil {
+		return "", nil, fmt.Errorf("checking the binaries for snapshot %s: %w", m.Name, err)
+	}
+	versions, err := snapshot.VersionsOf(bins, version.Churn)
+	if err != nil {
+		return "", nil, fmt.Errorf("checking the binaries in %s for snapshot %s: %w", binDir, m.Name, err)
+	}
+	setup, err := SetupIdentity(ctx, opts.Profile)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := snapshot.Verify(m, snapshot.Expectation{
+		ProfileName: opts.Profile.Name,
+		Setup:       setup,
+		Versions:    versions,
+		BinDir:      binDir,
+	}); err != nil {
+		return "", nil, err
+	}
+	// The objects are found by the recorded label and by names derived from
+	// it; both must be what this churn derives.
+	if len(m.RunID) < 4 || len(validation.IsValidLabelValue(m.RunID)) > 0 || NamePrefix(m.RunID) != m.NamePrefix {
+		return "", nil, fmt.Errorf("snapshot %s records run label %q and name prefix %q, which this churn cannot select its objects by; save it again", m.Name, m.RunID, m.NamePrefix)
+	}
+	return dir, m, nil
 }
 
 // restoreSnapshot copies the snapshot into the cluster directory before

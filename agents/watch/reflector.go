@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -123,7 +124,14 @@ type Reflector struct {
 	// LIST (Run falls back within listAndWatch).
 	fallback bool
 	async    *async
+	// synced is set once the first list (or streaming sync) completed, and
+	// stays set: a re-list does not make a reflector unsynced, as in
+	// client-go's HasSynced.
+	synced atomic.Bool
 }
+
+// Synced reports whether the reflector has completed its first list.
+func (r *Reflector) Synced() bool { return r.synced.Load() }
 
 // NewReflector builds a reflector; handler may be nil when only the traffic
 // matters (list items are then skipped unread).
@@ -194,6 +202,7 @@ func (r *Reflector) endSync() {
 	r.syncing = false
 	r.rvUnavailable = false
 	r.listed = true
+	r.synced.Store(true)
 	if r.handler != nil {
 		r.obj.Reset()
 		r.handler(&Event{Type: Synced, Object: &r.obj})
@@ -255,6 +264,7 @@ func (r *Reflector) list(ctx context.Context) error {
 	}
 	r.rvUnavailable = false
 	r.listed = true
+	r.synced.Store(true)
 	r.lastRV = append(r.lastRV[:0], listRV...)
 	if r.handler != nil {
 		r.obj.Reset()

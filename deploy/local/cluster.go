@@ -21,6 +21,12 @@ import (
 type Process struct {
 	Name string
 	PID  int
+	// Group is GroupControlPlane, or GroupSimulator for kwok.
+	Group string
+	// Priority is its CPU priority as read back from the OS after it was
+	// placed, e.g. "cpu.shares 4096 (cgroup v1 /churn-ab12cd34/control-plane)",
+	// "nice -5" or "none: <reason>".
+	Priority string
 }
 
 // ProcessEvent reports a process that ended or was restarted while the
@@ -52,6 +58,7 @@ type Cluster struct {
 	spawner *spawner
 	lock    *dirLock
 	restCfg *rest.Config
+	prio    *cpuPlacer
 
 	events  chan ProcessEvent
 	dropped atomic.Uint64
@@ -120,7 +127,7 @@ func (c *Cluster) Processes() []Process {
 	out := make([]Process, 0, len(c.procs))
 	for _, name := range startOrder {
 		if pr, ok := c.procs[name]; ok && !pr.hasExited() {
-			out = append(out, Process{Name: name, PID: pr.pid})
+			out = append(out, Process{Name: name, PID: pr.pid, Group: groupOf(name), Priority: pr.priority})
 		}
 	}
 	return out
@@ -143,6 +150,10 @@ func (c *Cluster) Signal(name string, sig syscall.Signal) error {
 	}
 	return nil
 }
+
+// CPUPriority says how the system under test was given CPU before kwok,
+// chosen at Up.
+func (c *Cluster) CPUPriority() CPUPriority { return c.prio.info }
 
 // State returns a copy of the current state record.
 func (c *Cluster) State() State {
@@ -214,6 +225,13 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Chosen last: nothing below fails before startAll, whose failure
+	// path (Stop) removes the cgroups again.
+	prio := offPlacer(o.Logger)
+	if !o.DisableCPUPriority {
+		prio = chooseCPUPriority(realPrioSys(), o.Dir, o.Logger)
+	}
+	prioInfo := prio.info
 
 	c := &Cluster{
 		opts:    o,
@@ -224,6 +242,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		spawner: newSpawner(),
 		lock:    lock,
 		restCfg: adminRESTConfig(server, bundle.caPEM, bundle.leaves[certAdmin]),
+		prio:    prio,
 		events:  make(chan ProcessEvent, eventBuffer),
 		procs:   map[string]*proc{},
 		stopCh:  make(chan struct{}),
@@ -237,8 +256,15 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 			Kubeconfig:   p.admin(),
 			Ports:        ports,
 			DataDir:      p.data(),
+			CPUPriority:  &prioInfo,
 		},
 	}
+	if prioInfo.Mechanism == PriorityNone {
+		o.Logger.Warn("no way to give the control plane CPU priority over kwok; continuing without", zap.String("reason", prioInfo.Reason))
+	} else {
+		o.Logger.Info("CPU priority", zap.String("mechanism", prioInfo.Mechanism), zap.String("group", prioInfo.Group), zap.String("reason", prioInfo.Reason))
+	}
+	c.progressf("CPU priority: %s", prioInfo)
 	if err := c.startAll(ctx, bins); err != nil {
 		// Leave no process behind; keep data that a previous run kept.
 		stopErr := c.Stop(context.WithoutCancel(ctx), reuseData)
@@ -270,6 +296,7 @@ func cleanLeftovers(ctx context.Context, p paths, logger *zap.Logger) error {
 			return fmt.Errorf("stopping leftover cluster in %s: %w", p.dir, err)
 		}
 	}
+	removeRecordedGroup(s.CPUPriority, logger)
 	if err := os.Remove(p.state()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("removing stale cluster state: %w", err)
 	}
@@ -316,6 +343,7 @@ func (c *Cluster) startAndWait(ctx context.Context, client *http.Client, comp co
 	if err != nil {
 		return err
 	}
+	pr.priority = c.prio.place(pr.pid, groupOf(comp.name))
 	c.mu.Lock()
 	c.procs[comp.name] = pr
 	c.recordLocked(pr)
@@ -324,7 +352,7 @@ func (c *Cluster) startAndWait(ctx context.Context, client *http.Client, comp co
 	if err != nil {
 		return err
 	}
-	c.logger.Info("started", zap.String("process", comp.name), zap.Int("pid", pr.pid), zap.String("log", pr.logPath))
+	c.logger.Info("started", zap.String("process", comp.name), zap.Int("pid", pr.pid), zap.String("log", pr.logPath), zap.String("cpuPriority", pr.priority))
 	if err := waitHealthy(ctx, client, pr); err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func Down(ctx context.Context, dir string, keepData bool, logger *zap.Logger) er
 		if err := stopRecorded(ctx, s, logger); err != nil {
 			return err
 		}
+		removeRecordedGroup(s.CPUPriority, logger)
 		if err := os.Remove(p.state()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("removing cluster state: %w", err)
 		}

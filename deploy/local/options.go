@@ -96,6 +96,12 @@ type Options struct {
 	// half the scheduler's CPU in a 50k-pods ramp. Only for a setup that is
 	// saved: a run, warm started or not, schedules with the defaults.
 	SchedulerWithoutDefaultSpread bool
+	// DisableCPUPriority leaves every process at churn's own CPU priority.
+	// By default (so every caller gets it without asking) etcd,
+	// kube-apiserver, kube-controller-manager and kube-scheduler get CPU
+	// before kwok: cgroup cpu.shares (v1) or cpu.weight (v2), else nice;
+	// see cpupriority.go.
+	DisableCPUPriority bool
 }
 
 // Ports are the loopback ports of the control plane.

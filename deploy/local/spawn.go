@@ -67,6 +67,8 @@ type proc struct {
 	exitErr  error
 	// memKilled is set (under Cluster.mu) when the memory cap killed it.
 	memKilled bool
+	// priority is its CPU priority as read back after placement.
+	priority string
 }
 
 // startProc starts comp with its output appended to its log file, in its

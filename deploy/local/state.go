@@ -32,6 +32,9 @@ type State struct {
 	Ports        Ports          `json:"ports"`
 	DataDir      string         `json:"dataDir"`
 	Processes    []ProcessState `json:"processes"` // in start order
+	// CPUPriority is how the processes were prioritised; Down removes the
+	// cgroups it names.
+	CPUPriority *CPUPriority `json:"cpuPriority,omitempty"`
 }
 
 // OwnerState identifies the churn process that owns a cluster.

@@ -58,6 +58,11 @@ func (c *Cluster) stop(ctx context.Context, keepData bool) error {
 		if err := finishData(c.paths, keepData, true); err != nil {
 			errs = append(errs, err)
 		}
+		// Priority never fails a run; a group left behind is swept by the
+		// next Up once empty.
+		if err := c.prio.cleanup(); err != nil {
+			c.logger.Warn("could not remove the cluster's cgroups", zap.Error(err))
+		}
 	} else {
 		errs = append(errs, fmt.Errorf("processes still running after stop: %v", alive))
 	}

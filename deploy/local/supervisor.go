@@ -98,12 +98,14 @@ func (c *Cluster) restart(old *proc) (*proc, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Back into its group: a new process starts in churn's own.
+	pr.priority = c.prio.place(pr.pid, groupOf(pr.comp.name))
 	c.procs[pr.comp.name] = pr
 	c.recordLocked(pr)
 	if err := writeState(c.paths.dir, c.state); err != nil {
 		c.logger.Error("recording restarted process in state file", zap.Error(err))
 	}
-	c.logger.Info("restarted", zap.String("process", pr.comp.name), zap.Int("pid", pr.pid))
+	c.logger.Info("restarted", zap.String("process", pr.comp.name), zap.Int("pid", pr.pid), zap.String("cpuPriority", pr.priority))
 	c.emit(ProcessEvent{Time: time.Now(), Name: pr.comp.name, Kind: EventRestarted,
 		Detail: fmt.Sprintf("new pid %d (was %d)", pr.pid, old.pid)})
 	return pr, nil

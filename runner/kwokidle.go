@@ -1,0 +1,110 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/churn-dev/churn/deploy/local"
+)
+
+// kwok (v0.8) starts every pod watch at resourceVersion 0, so whenever its
+// watch (re)starts the API server replays every bound pod to it as ADDED:
+// 50,000 events at 50k-pods. Until kwok has worked through them, a pod
+// bound now waits behind the replay for its Ready, which is the simulator's
+// lag, not the API server's. Churn therefore starts once kwok is idle.
+const (
+	// kwokIdleCores: 1,000 nodes' lease renewals cost kwok about 0.1 core.
+	kwokIdleCores   = 0.25
+	kwokIdleWindow  = 5 * time.Second
+	kwokIdleTimeout = 3 * time.Minute
+	// clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat times.
+	clockTicksPerSecond = 100
+)
+
+// waitKWOKIdle waits, on a local control plane, until kwok has used less
+// than kwokIdleCores over kwokIdleWindow, bounded by kwokIdleTimeout, and
+// records how long that took. A kwok that stays busy is reported and the
+// run goes on: the validity checks judge what it then costs the run.
+func (r *run) waitKWOKIdle(ctx context.Context) error {
+	if r.cluster == nil || r.setupOnly {
+		return nil
+	}
+	pid := 0
+	for _, p := range r.cluster.Processes() {
+		if p.Name == local.KWOK {
+			pid = p.PID
+		}
+	}
+	if pid == 0 {
+		return nil
+	}
+	start := r.clk.Now()
+	last, err := procCPUSeconds(pid)
+	if err != nil {
+		r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
+		return nil
+	}
+	fmt.Fprintf(r.progress(), "kwok: waiting until it is idle (< %.2f cores over %s; it replays every pod when its watch starts)\n",
+		kwokIdleCores, kwokIdleWindow)
+	for {
+		t := r.clk.NewTimer(kwokIdleWindow)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		case <-t.C():
+		}
+		now, err := procCPUSeconds(pid)
+		if err != nil {
+			r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
+			return nil
+		}
+		cores := (now - last) / kwokIdleWindow.Seconds()
+		last = now
+		waited := r.clk.Since(start)
+		if cores < kwokIdleCores {
+			r.res.Setup.KWOKIdleSeconds = waited.Seconds()
+			fmt.Fprintf(r.progress(), "kwok: idle after %s (%.2f cores)\n", waited.Round(time.Second), cores)
+			return nil
+		}
+		if waited >= kwokIdleTimeout {
+			r.res.Setup.KWOKIdleSeconds = waited.Seconds()
+			r.res.Setup.KWOKBusy = true
+			fmt.Fprintf(r.progress(), "kwok: still busy after %s (%.2f cores); going on\n", waited.Round(time.Second), cores)
+			r.log.Warn("kwok still busy; churn starts anyway", zap.Float64("cores", cores))
+			return nil
+		}
+	}
+}
+
+// procCPUSeconds is a process's user plus system CPU time.
+func procCPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields after it are
+	// counted from its closing parenthesis.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	// utime and stime are fields 14 and 15 of the line: 12 and 13 here.
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("/proc/%d/stat: bad CPU times", pid)
+	}
+	return (u + st) / clockTicksPerSecond, nil
+}

@@ -1,0 +1,27 @@
+package runner
+
+import (
+	"os"
+	"testing"
+)
+
+func TestProcCPUSecondsOfThisProcess(t *testing.T) {
+	before, err := procCPUSeconds(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := 0
+	for i := 0; i < 200_000_000; i++ {
+		x += i ^ (x >> 3)
+	}
+	after, err := procCPUSeconds(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before || x == 42 {
+		t.Errorf("CPU seconds %v then %v after busy work: want them to grow", before, after)
+	}
+	if _, err := procCPUSeconds(1 << 30); err == nil {
+		t.Error("a missing process must be an error")
+	}
+}
