@@ -20,9 +20,12 @@ import (
 // lag, not the API server's. Churn therefore starts once kwok is idle.
 const (
 	// kwokIdleCores: 1,000 nodes' lease renewals cost kwok about 0.1 core.
-	kwokIdleCores   = 0.25
-	kwokIdleWindow  = 5 * time.Second
-	kwokIdleTimeout = 3 * time.Minute
+	kwokIdleCores  = 0.25
+	kwokIdleWindow = 5 * time.Second
+	// kwokIdleWindows in a row: kwok's replay may begin some seconds
+	// after the nodes are Ready, so one quiet window proves nothing.
+	kwokIdleWindows = 3
+	kwokIdleTimeout = 5 * time.Minute
 	// clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat times.
 	clockTicksPerSecond = 100
 )
@@ -50,8 +53,9 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 		r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
 		return nil
 	}
-	fmt.Fprintf(r.progress(), "kwok: waiting until it is idle (< %.2f cores over %s; it replays every pod when its watch starts)\n",
-		kwokIdleCores, kwokIdleWindow)
+	fmt.Fprintf(r.progress(), "kwok: waiting until it is idle (< %.2f cores for %s; it replays every pod when its watch starts)\n",
+		kwokIdleCores, kwokIdleWindows*kwokIdleWindow)
+	quiet := 0
 	for {
 		t := r.clk.NewTimer(kwokIdleWindow)
 		select {
@@ -69,6 +73,11 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 		last = now
 		waited := r.clk.Since(start)
 		if cores < kwokIdleCores {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		if quiet >= kwokIdleWindows {
 			r.res.Setup.KWOKIdleSeconds = waited.Seconds()
 			fmt.Fprintf(r.progress(), "kwok: idle after %s (%.2f cores)\n", waited.Round(time.Second), cores)
 			return nil
