@@ -129,6 +129,33 @@ func TestIntegrationSnapshotCommands(t *testing.T) {
 		t.Errorf("the snapshot changed during the run:\nbefore\n%s\nafter\n%s", before, after)
 	}
 
+	// Arms side by side warm-start from the same snapshot, the mesh arm
+	// with its install phase.
+	armsOut := filepath.Join(work, "arms")
+	code, _ = runChurn(t, ctx, "compare", "--profile", "smoke", "--from-snapshot", snap, "--mesh", "none,istio-ambient",
+		"--duration", "15s", "--settle-timeout", "2m", "--bin-dir", bin, "--out", armsOut, "--dir", filepath.Join(work, "arms-clusters"))
+	if code == ExitFailure || code == ExitInterrupted {
+		t.Fatalf("compare --from-snapshot: exit %d", code)
+	}
+	for _, arm := range []string{"none", "istio-ambient"} {
+		ar, err := results.Read(filepath.Join(armsOut, arm))
+		if err != nil {
+			t.Fatalf("arm %s: %v", arm, err)
+		}
+		if ar.Setup == nil || ar.Setup.WarmStart == nil || ar.Setup.WarmStart.Snapshot != "smoke-setup" || ar.Setup.ReadyPods != 50 {
+			t.Errorf("arm %s did not warm-start from the snapshot: %+v", arm, ar.Setup)
+		}
+		if (ar.Install != nil) != (arm != "none") {
+			t.Errorf("arm %s: install phase %+v, want one only with a mesh", arm, ar.Install)
+		}
+		if ar.Churn == nil || ar.Churn.Scale.Succeeded == 0 {
+			t.Errorf("arm %s did not churn", arm)
+		}
+	}
+	if after := testenv.TreeDigest(t, snap); after != before {
+		t.Errorf("the snapshot changed during the arms")
+	}
+
 	// verify-start prints the warm-start time alone with --format.
 	code, out = runChurn(t, ctx, "snapshot", "verify-start", snap, "--bin-dir", bin, "--dir", filepath.Join(work, "verify"), "--format", "{{.Seconds}}")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
