@@ -1,8 +1,6 @@
 package agents
 
 import (
-	"fmt"
-
 	"github.com/churn-dev/churn/results"
 )
 
@@ -126,24 +124,6 @@ func (r *replica) synced() bool {
 		}
 	}
 	return true
-}
-
-// SettleSummary is a one-line account of the unmet conditions.
-func SettleSummary(conds []results.SettleCondition) string {
-	s := ""
-	for _, c := range conds {
-		if c.Met {
-			continue
-		}
-		if s != "" {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s %d/%d", c.Name, c.Have, c.Want)
-	}
-	if s == "" {
-		return "all conditions met"
-	}
-	return s
 }
 
 func (a *ciliumAgent) settle(acc *settleAcc) {

@@ -38,8 +38,8 @@ type Install struct {
 // quiet period shorter than required.
 func (i *Install) Why() string {
 	var parts []string
-	for _, c := range i.Unmet() {
-		parts = append(parts, fmt.Sprintf("%s %d/%d", c.Name, c.Have, c.Want))
+	if u := DescribeUnmet(i.Conditions); u != "" {
+		parts = append(parts, u)
 	}
 	if i.QuietAtEndSeconds < i.QuietSeconds {
 		parts = append(parts, fmt.Sprintf("no 429 for only %s of the %s required (%d 429s in the phase)",
@@ -53,6 +53,18 @@ func (i *Install) Why() string {
 
 func secs(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
+}
+
+// DescribeUnmet lists the unmet conditions as "name have/want", or "" when
+// every one is met.
+func DescribeUnmet(conds []SettleCondition) string {
+	var parts []string
+	for _, c := range conds {
+		if !c.Met {
+			parts = append(parts, fmt.Sprintf("%s %d/%d", c.Name, c.Have, c.Want))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Unmet names the conditions that did not hold at the end of the phase.

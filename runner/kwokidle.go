@@ -3,9 +3,6 @@ package runner
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,8 +23,6 @@ const (
 	// after the nodes are Ready, so one quiet window proves nothing.
 	kwokIdleWindows = 3
 	kwokIdleTimeout = 5 * time.Minute
-	// clockTicksPerSecond is USER_HZ, the unit of /proc/<pid>/stat times.
-	clockTicksPerSecond = 100
 )
 
 // waitKWOKIdle waits, on a local control plane, until kwok has used less
@@ -48,7 +43,7 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 		return nil
 	}
 	start := r.clk.Now()
-	last, err := procCPUSeconds(pid)
+	last, err := local.ProcessCPUSeconds(pid)
 	if err != nil {
 		r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
 		return nil
@@ -64,7 +59,7 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 			return context.Cause(ctx)
 		case <-t.C():
 		}
-		now, err := procCPUSeconds(pid)
+		now, err := local.ProcessCPUSeconds(pid)
 		if err != nil {
 			r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
 			return nil
@@ -90,30 +85,4 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// procCPUSeconds is a process's user plus system CPU time.
-func procCPUSeconds(pid int) (float64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may hold spaces; fields after it are
-	// counted from its closing parenthesis.
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	// utime and stime are fields 14 and 15 of the line: 12 and 13 here.
-	u, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad CPU times", pid)
-	}
-	return (u + st) / clockTicksPerSecond, nil
 }

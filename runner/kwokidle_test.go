@@ -3,10 +3,12 @@ package runner
 import (
 	"os"
 	"testing"
+
+	"github.com/churn-dev/churn/deploy/local"
 )
 
 func TestProcCPUSecondsOfThisProcess(t *testing.T) {
-	before, err := procCPUSeconds(os.Getpid())
+	before, err := local.ProcessCPUSeconds(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -14,14 +16,14 @@ func TestProcCPUSecondsOfThisProcess(t *testing.T) {
 	for i := 0; i < 200_000_000; i++ {
 		x += i ^ (x >> 3)
 	}
-	after, err := procCPUSeconds(os.Getpid())
+	after, err := local.ProcessCPUSeconds(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if after <= before || x == 42 {
 		t.Errorf("CPU seconds %v then %v after busy work: want them to grow", before, after)
 	}
-	if _, err := procCPUSeconds(1 << 30); err == nil {
+	if _, err := local.ProcessCPUSeconds(1 << 30); err == nil {
 		t.Error("a missing process must be an error")
 	}
 }

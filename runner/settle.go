@@ -7,7 +7,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/results"
 )
 
@@ -89,7 +88,10 @@ func (r *run) settleMesh(ctx context.Context, start time.Time) error {
 			return nil
 		case !now.Before(nextProgress):
 			nextProgress = nextProgress.Add(settleProgressEvery)
-			line := agents.SettleSummary(conds)
+			line := results.DescribeUnmet(conds)
+			if line == "" {
+				line = "all conditions met"
+			}
 			if lastThrottled > 0 && sinceThrottle < quiet {
 				line += fmt.Sprintf("; %d 429s so far, last %s ago", lastThrottled, sinceThrottle.Round(time.Second))
 			}

@@ -91,7 +91,7 @@ func TestIntegrationMeshSettles(t *testing.T) {
 			r := settleRun(t, tc.mesh, 3*time.Minute, 3*time.Second)
 			inst := r.Install
 			if !inst.Settled {
-				t.Fatalf("not settled in 3m: %s", agents.SettleSummary(inst.Conditions))
+				t.Fatalf("not settled in 3m: %s", inst.Why())
 			}
 			// A negative want is a lower bound.
 			for name, want := range tc.want {

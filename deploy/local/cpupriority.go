@@ -572,24 +572,10 @@ func readNice(procRoot string, pid int) (string, error) {
 	return "nice " + strings.Join(parts, ", "), nil
 }
 
-// parseStatNice returns field 19 (nice) of a /proc stat line, counting
-// fields from the last ')' as the command name may contain anything.
+// parseStatNice returns field 19 (nice) of a /proc stat line.
 func parseStatNice(b []byte) (int, error) {
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, errors.New("malformed /proc stat: no command name")
-	}
-	rest := strings.Fields(s[i+1:])
-	// rest[0] is field 3.
-	if len(rest) < 17 {
-		return 0, fmt.Errorf("malformed /proc stat: %d fields after command name", len(rest))
-	}
-	n, err := strconv.Atoi(rest[16])
-	if err != nil {
-		return 0, fmt.Errorf("malformed /proc stat nice %q: %w", rest[16], err)
-	}
-	return n, nil
+	st, err := parseProcStat(b)
+	return st.nice, err
 }
 
 // cleanup removes the cluster's cgroups. Call once its processes are gone;

@@ -18,6 +18,7 @@ type procStat struct {
 	startTime uint64 // field 22: start time in clock ticks after boot
 	utime     uint64 // field 14, clock ticks
 	stime     uint64 // field 15, clock ticks
+	nice      int    // field 19
 }
 
 // readProcStat parses /proc/<pid>/stat. The command name (field 2) is in
@@ -53,10 +54,25 @@ func parseProcStat(b []byte) (procStat, error) {
 	if s.stime, err = strconv.ParseUint(rest[12], 10, 64); err != nil {
 		return procStat{}, fmt.Errorf("malformed /proc stat stime: %w", err)
 	}
+	if s.nice, err = strconv.Atoi(rest[16]); err != nil {
+		return procStat{}, fmt.Errorf("malformed /proc stat nice %q: %w", rest[16], err)
+	}
 	if s.startTime, err = strconv.ParseUint(rest[19], 10, 64); err != nil {
 		return procStat{}, fmt.Errorf("malformed /proc stat starttime: %w", err)
 	}
 	return s, nil
+}
+
+// clockTicksPerSecond is USER_HZ, the unit of utime and stime.
+const clockTicksPerSecond = 100
+
+// ProcessCPUSeconds is the user plus system CPU time pid has used.
+func ProcessCPUSeconds(pid int) (float64, error) {
+	s, err := readProcStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return float64(s.utime+s.stime) / clockTicksPerSecond, nil
 }
 
 // procStartTime returns the start time of pid (clock ticks after boot).
