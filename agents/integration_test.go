@@ -237,7 +237,7 @@ func stopAndTeardown(ctx context.Context, t *testing.T, c *cluster, m *Mesh) {
 			t.Errorf("%s: %d errors", cs.Name, cs.Errors)
 		}
 	}
-	if err := Teardown(ctx, c.cfg, testRunLabels, zaptest.NewLogger(t)); err != nil {
+	if err := Teardown(ctx, c.cfg, testRunLabels, zaptest.NewLogger(t), testenv.LogWriter(t)); err != nil {
 		t.Errorf("Teardown: %v", err)
 	}
 	left, err := c.dyn.Resource(crds.CRDResource).List(ctx, metav1.ListOptions{LabelSelector: "churn.dev/run=r1"})

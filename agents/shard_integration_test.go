@@ -150,7 +150,7 @@ func TestIntegrationShardsSplitAgents(t *testing.T) {
 		}
 	}
 
-	if err := Teardown(ctx, cfg, runLabels, log); err != nil {
+	if err := Teardown(ctx, cfg, runLabels, log, testenv.LogWriter(t)); err != nil {
 		t.Errorf("Teardown: %v", err)
 	}
 	if _, err := kc.RbacV1().ClusterRoleBindings().Get(ctx, "churn-"+runID+"-agents-shards", metav1.GetOptions{}); err == nil {

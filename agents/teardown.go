@@ -4,15 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"go.uber.org/zap"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 
 	"github.com/churn-dev/churn/agents/crds"
+	"github.com/churn-dev/churn/internal/cleanup"
 )
 
 // teardownResources are what the emulated meshes create, deleted by label
@@ -32,35 +32,35 @@ var teardownResources = []schema.GroupVersionResource{
 // nothing else: CiliumEndpointSlices, CiliumEndpoints, CiliumIdentities,
 // CiliumNodes, CiliumNetworkPolicies, istio-ca-root-cert ConfigMaps, the
 // RBAC objects, the mesh namespace and the CRDs the run installed. It
-// refuses empty labels.
-func Teardown(ctx context.Context, cfg *rest.Config, runLabels map[string]string, logger *zap.Logger) error {
+// refuses empty labels. Each kind goes in one collection delete per
+// namespace (see internal/cleanup), with progress lines on progress.
+func Teardown(ctx context.Context, cfg *rest.Config, runLabels map[string]string, logger *zap.Logger, progress io.Writer) error {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("dynamic client: %w", err)
 	}
-	return teardown(ctx, dyn, runLabels, logger)
+	return teardown(ctx, dyn, runLabels, logger, progress)
 }
 
-func teardown(ctx context.Context, dyn dynamic.Interface, runLabels map[string]string, logger *zap.Logger) error {
+func teardown(ctx context.Context, dyn dynamic.Interface, runLabels map[string]string, logger *zap.Logger, progress io.Writer) error {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	sel, err := labelSelector(runLabels)
-	if err != nil {
-		return err
+	if _, err := cleanup.Selector(runLabels, ""); err != nil {
+		return fmt.Errorf("mesh teardown: %w", err)
 	}
+	d := cleanup.Deleter{Dynamic: dyn, Labels: runLabels, Progress: progress}
 	var errs []error
 	for _, gvr := range teardownResources {
-		n, err := deleteLabelled(ctx, dyn, gvr, sel, runLabels)
+		res, err := d.DeleteLabelled(ctx, gvr, cleanup.Options{})
 		if err != nil {
 			errs = append(errs, err)
 		}
-		if n > 0 {
-			logger.Info("deleted run objects", zap.String("resource", gvr.Resource), zap.Int("count", n))
+		if res.Matched > 0 {
+			logger.Info("deleted run objects", zap.String("resource", gvr.Resource), zap.Int("count", res.Matched), zap.Duration("took", res.Took))
 		}
 	}
-	nsSel := sel + "," + meshSystemLabel + "=true"
-	if _, err := deleteLabelled(ctx, dyn, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, nsSel, runLabels); err != nil {
+	if _, err := d.DeleteLabelled(ctx, schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}, cleanup.Options{ExtraSelector: meshSystemLabel + "=true"}); err != nil {
 		errs = append(errs, err)
 	}
 	deleted, err := crds.Delete(ctx, dyn, runLabels)
@@ -71,48 +71,4 @@ func teardown(ctx context.Context, dyn dynamic.Interface, runLabels map[string]s
 		logger.Info("deleted run CRDs", zap.Int("count", len(deleted)))
 	}
 	return errors.Join(errs...)
-}
-
-// deleteLabelled deletes every object of gvr matching sel (in all
-// namespaces); a resource the cluster does not serve is skipped.
-func deleteLabelled(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, sel string, runLabels map[string]string) (int, error) {
-	list, err := dyn.Resource(gvr).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	if apierrors.IsNotFound(err) || meta404(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("list %s: %w", gvr.Resource, err)
-	}
-	n := 0
-	var errs []error
-	for i := range list.Items {
-		obj := &list.Items[i]
-		labels := obj.GetLabels()
-		mine := true
-		for k, v := range runLabels {
-			if labels[k] != v {
-				mine = false
-			}
-		}
-		if !mine { // belt and braces over the selector
-			continue
-		}
-		var rc dynamic.ResourceInterface = dyn.Resource(gvr)
-		if ns := obj.GetNamespace(); ns != "" {
-			rc = dyn.Resource(gvr).Namespace(ns)
-		}
-		if err := rc.Delete(ctx, obj.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete %s %s: %w", gvr.Resource, obj.GetName(), err))
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
-}
-
-// meta404 catches "the server could not find the requested resource" for
-// kinds whose CRD is not installed.
-func meta404(err error) bool {
-	var se apierrors.APIStatus
-	return errors.As(err, &se) && se.Status().Code == 404
 }

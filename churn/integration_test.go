@@ -93,7 +93,7 @@ func TestIntegrationSmokeOnLocalControlPlane(t *testing.T) {
 	if err := Teardown(ctx, client, runID, progress); err != nil {
 		t.Fatalf("Teardown: %v", err)
 	}
-	if err := fakenodes.Delete(ctx, client, selector); err != nil {
+	if err := fakenodes.Delete(ctx, client, selector, nil); err != nil {
 		t.Fatalf("delete fake nodes: %v", err)
 	}
 	opts := metav1.ListOptions{LabelSelector: selector}

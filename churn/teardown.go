@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -20,6 +21,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
+
+	"github.com/churn-dev/churn/internal/cleanup"
 )
 
 // Teardown defaults.
@@ -78,6 +81,9 @@ func TeardownWith(ctx context.Context, cfg TeardownConfig) error {
 	}
 	t := teardown{cfg: cfg, selector: RunSelector(cfg.RunID)}
 	var errs []error
+	if err := t.deleteWorkloads(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if err := t.deleteNamespaces(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -123,10 +129,12 @@ func (t teardown) deleteNamespaces(ctx context.Context) error {
 		return err
 	}
 	t.printf("teardown: deleting %d namespaces of run %s", len(namespaces), t.cfg.RunID)
-	var errs []error
-	for _, ns := range namespaces {
+	// Namespaces have no deletecollection; bounded parallel deletes keep a
+	// few hundred of them from taking a minute of round trips.
+	err = cleanup.Parallel(ctx, cleanup.DefaultWorkers, len(namespaces), func(i int) error {
+		ns := namespaces[i]
 		if ns.DeletionTimestamp != nil {
-			continue
+			return nil
 		}
 		uid := ns.UID
 		err := t.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
@@ -134,11 +142,81 @@ func (t teardown) deleteNamespaces(ctx context.Context) error {
 			PropagationPolicy: ptr.To(metav1.DeletePropagationBackground),
 		})
 		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("delete namespace %s: %w", ns.Name, err))
+			return fmt.Errorf("delete namespace %s: %w", ns.Name, err)
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("teardown: %w", err)
+	}
+	return nil
+}
+
+// deleteWorkloads deletes the run's services, deployments, replica sets and
+// pods, in that order, before the namespaces go: services first so that the
+// EndpointSlice controller does not rewrite a slice for every pod deleted;
+// controllers before pods so that no replica set creates them again (as it
+// may when the namespace controller deletes pods first). Deployments,
+// replica sets and pods go in one collection delete each per namespace.
+func (t teardown) deleteWorkloads(ctx context.Context) error {
+	namespaces, err := t.listNamespaces(ctx)
+	if err != nil {
+		return err
+	}
+	if len(namespaces) == 0 {
+		return nil
+	}
+	t.printf("teardown: deleting services, deployments, replica sets and pods in %d namespaces", len(namespaces))
+	start := t.cfg.Clock.Now()
+	var done atomic.Int64
+	stop := cleanup.Every(teardownProgressEvery, func() {
+		t.printf("teardown: workloads deleted in %d of %d namespaces", done.Load(), len(namespaces))
+	})
+	defer stop()
+	del := metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)}
+	sel := metav1.ListOptions{LabelSelector: t.selector}
+	err = cleanup.Parallel(ctx, cleanup.DefaultWorkers, len(namespaces), func(i int) error {
+		defer done.Add(1)
+		ns := namespaces[i].Name
+		steps := []struct {
+			what string
+			fn   func() error
+		}{
+			{"services", func() error { return t.deleteServices(ctx, ns) }},
+			{"deployments", func() error { return t.cfg.Client.AppsV1().Deployments(ns).DeleteCollection(ctx, del, sel) }},
+			{"replicasets", func() error { return t.cfg.Client.AppsV1().ReplicaSets(ns).DeleteCollection(ctx, del, sel) }},
+			{"pods", func() error { return t.cfg.Client.CoreV1().Pods(ns).DeleteCollection(ctx, del, sel) }},
+		}
+		for _, s := range steps {
+			if err := s.fn(); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("delete %s in namespace %s: %w", s.what, ns, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("teardown: %w", err)
+	}
+	t.printf("teardown: workloads deleted in %d namespaces in %s", len(namespaces), t.cfg.Clock.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// deleteServices deletes the run's services in ns one by one: services
+// serve no deletecollection.
+func (t teardown) deleteServices(ctx context.Context, ns string) error {
+	list, err := t.cfg.Client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{LabelSelector: t.selector})
+	if err != nil {
+		return err
+	}
+	for _, svc := range list.Items {
+		if svc.Labels[LabelRun] != t.cfg.RunID {
+			continue
+		}
+		uid := svc.UID
+		err := t.cfg.Client.CoreV1().Services(ns).Delete(ctx, svc.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return err
+		}
 	}
 	return nil
 }

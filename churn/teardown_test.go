@@ -177,3 +177,55 @@ func TestTeardownTimeoutIsOnProgressNotTotal(t *testing.T) {
 		t.Errorf("teardown ended after %v of fake time; the test meant it to outlast the timeout", env.clock.Since(epoch))
 	}
 }
+
+// Workloads go before their namespaces, controllers first, so no replica
+// set recreates the pods being deleted, and only by the run's label, only in
+// the run's namespaces.
+func TestTeardownDeletesWorkloadsByCollectionFirst(t *testing.T) {
+	env := newTestEnv(t, testProfile(2, 1, 10, time.Minute))
+	setup(t, env)
+	ctx := context.Background()
+	other := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "keep-other-run", Labels: RunLabels("other-run")}}
+	if _, err := env.client.CoreV1().Namespaces().Create(ctx, other, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	env.client.PrependReactor("delete-collection", "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		dc := a.(k8stesting.DeleteCollectionAction)
+		calls = append(calls, a.GetNamespace()+" "+a.GetResource().Resource+" "+dc.GetListRestrictions().Labels.String())
+		return true, nil, nil
+	})
+	env.client.PrependReactor("delete", "namespaces", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		calls = append(calls, "namespace "+a.(k8stesting.DeleteAction).GetName())
+		return false, nil, nil
+	})
+	env.client.PrependReactor("delete", "services", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		calls = append(calls, a.GetNamespace()+" service "+a.(k8stesting.DeleteAction).GetName())
+		return false, nil, nil
+	})
+	err := TeardownWith(ctx, TeardownConfig{Client: env.client, Clock: env.clock, Progress: env.progress, RunID: testRunID})
+	if err != nil {
+		t.Fatalf("Teardown: %v", err)
+	}
+	sel := LabelRun + "=" + testRunID
+	for _, ns := range []string{"churn-test-000", "churn-test-001"} {
+		var order []string
+		for _, c := range calls {
+			if strings.HasPrefix(c, ns+" ") || c == "namespace "+ns {
+				order = append(order, c)
+			}
+		}
+		want := []string{ns + " service app-0", ns + " deployments " + sel, ns + " replicasets " + sel, ns + " pods " + sel, "namespace " + ns}
+		if strings.Join(order, "|") != strings.Join(want, "|") {
+			t.Errorf("namespace %s: requests\n  %v\nwant\n  %v", ns, order, want)
+		}
+	}
+	for _, c := range calls {
+		if strings.Contains(c, "keep-other-run") {
+			t.Errorf("touched another run's namespace: %s", c)
+		}
+	}
+	if !strings.Contains(env.progress.String(), "deleting services, deployments, replica sets and pods in 2 namespaces") {
+		t.Errorf("progress:\n%s", env.progress.String())
+	}
+}

@@ -119,9 +119,11 @@ func newDownCommand(logger *zap.Logger) *cobra.Command {
 		Long: `Stop every process of the local cluster in DIR in reverse start order and
 remove its data. Works after churn crashed: processes are found through
 DIR/state.json and checked against their recorded start time, so no other
-process is ever signalled.`,
+process is ever signalled. Like churn gc, it also removes what dead runs
+left in ` + defaultRunsDir + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			gcDeadRuns(withoutCancel(cmd), cmd.OutOrStdout(), logger)
 			if err := local.Down(withoutCancel(cmd), cf.dir, keepData, logger); err != nil {
 				return fmt.Errorf("stop cluster in %s: %w", cf.dir, err)
 			}

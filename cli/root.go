@@ -43,6 +43,7 @@ func NewRootCommand(logger *zap.Logger) *cobra.Command {
 		newStatusCommand(),
 		newVersionCommand(),
 		newSnapshotCommand(logger),
+		newGCCommand(logger),
 	)
 	return cmd
 }

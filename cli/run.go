@@ -51,6 +51,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		istiod   string
 		memLimit string
 		cpuProf  string
+		faults   []string
 		// cpuPriority is --cpu-priority.
 		cpuPriority bool
 	)
@@ -61,6 +62,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		Example: `  churn run --profile smoke
   churn run --profile 50k-pods --mesh cilium
   churn run --profile 10k-pods --seed 7 --slo mutating-p99=500ms
+  churn run --profile 1k-pods --fault etcd-kill@3m
   churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -94,6 +96,9 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if opts.FromSnapshot != "" && opts.InCluster {
 				return fmt.Errorf("--from-snapshot %s restores a local control plane; it cannot be combined with --in-cluster", opts.FromSnapshot)
 			}
+			if opts.Faults, err = runner.ParseFaults(faults, p.Churn.Duration.Duration); err != nil {
+				return err
+			}
 			if _, err := agents.ComponentsFor(opts.Agents); err != nil {
 				return fmt.Errorf("--agents %s: %w", opts.Agents, err)
 			}
@@ -117,6 +122,9 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			opts.DisableCPUPriority = !cpuPriority
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir
+			}
+			if opts.Kubeconfig == "" && !opts.InCluster {
+				gcDeadRuns(cmd.Context(), cmd.OutOrStdout(), logger)
 			}
 			outcome, runErr := runner.Run(cmd.Context(), opts)
 			if outcome != nil && outcome.Result != nil {
@@ -156,6 +164,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.StringVar(&opts.FromSnapshot, "from-snapshot", "", "start from a setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path) instead of creating it; local only")
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
+	f.StringSliceVar(&faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+runner.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable)")
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
 	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice); --cpu-priority=false leaves every process at churn's priority")

@@ -264,14 +264,14 @@ func TestDelete(t *testing.T) {
 	if _, err := cs.CoreV1().Nodes().Create(context.Background(), other, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Delete(context.Background(), cs, LabelSelector); err != nil {
+	if err := Delete(context.Background(), cs, LabelSelector, nil); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}
 	left := listNodes(t, cs, "")
 	if len(left) != 1 || left[0].Name != "real-node" {
 		t.Fatalf("nodes left = %v, want only real-node", left)
 	}
-	if err := Delete(context.Background(), cs, " "); err == nil {
+	if err := Delete(context.Background(), cs, " ", nil); err == nil {
 		t.Fatal("Delete with empty selector should be refused")
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,7 +17,10 @@ import (
 // pollInterval of WaitReady and Delete. Each poll is one LIST served from
 // the API server's watch cache (resourceVersion=0), cheap next to the
 // load being measured.
-const pollInterval = 2 * time.Second
+const (
+	pollInterval        = 2 * time.Second
+	deleteProgressEvery = 10 * time.Second
+)
 
 // notReadyShown is how many not-Ready node names an error lists.
 const notReadyShown = 5
@@ -105,11 +109,16 @@ func NodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// Delete deletes every node matching selector and waits until they are
-// gone. An empty selector is refused: it would delete every node.
-func Delete(ctx context.Context, client kubernetes.Interface, selector string) error {
+// Delete deletes every node matching selector in one collection delete and
+// waits until they are gone, printing how many are left to progress (nil
+// for none) every few seconds. An empty selector is refused: it would
+// delete every node.
+func Delete(ctx context.Context, client kubernetes.Interface, selector string, progress io.Writer) error {
 	if strings.TrimSpace(selector) == "" {
 		return fmt.Errorf("deleting fake nodes: refusing an empty selector (it would match every node)")
+	}
+	if progress == nil {
+		progress = io.Discard
 	}
 	nodes := client.CoreV1().Nodes()
 	if err := nodes.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: selector}); err != nil {
@@ -117,16 +126,22 @@ func Delete(ctx context.Context, client kubernetes.Interface, selector string) e
 	}
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	var lastPrinted time.Time
 	for {
-		list, err := nodes.List(ctx, metav1.ListOptions{LabelSelector: selector, Limit: 1})
+		// Metadata of at most a few thousand nodes: cheap enough to count.
+		list, err := nodes.List(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: "0"})
 		if err == nil && len(list.Items) == 0 {
 			return nil
+		}
+		if err == nil && time.Since(lastPrinted) >= deleteProgressEvery {
+			fmt.Fprintf(progress, "teardown: %d fake nodes still being deleted\n", len(list.Items))
+			lastPrinted = time.Now()
 		}
 		select {
 		case <-ctx.Done():
 			left := "unknown"
 			if err == nil {
-				left = fmt.Sprintf("at least %d", len(list.Items))
+				left = strconv.Itoa(len(list.Items))
 			}
 			return fmt.Errorf("waiting for nodes %q to be deleted (%s left): %w", selector, left, ctx.Err())
 		case <-tick.C:

@@ -25,6 +25,7 @@ type page struct {
 	Charts    []template.HTML
 	Outages   []outageRow
 	Events    []eventRow
+	Faults    []faultRow
 	Processes []processRow
 	Keys      []keyRow
 	Probes    []probeRow
@@ -114,6 +115,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 		p.Charts = append(p.Charts, template.HTML(c.svg()))
 	}
 	p.Outages, p.Events = d.outageRows(), d.eventRows()
+	p.Faults = faultRows(r.Faults)
 	p.Processes = processRows(r.Processes)
 	p.Keys = d.keyRows(25)
 	p.Probes = d.probeRows()

@@ -81,6 +81,13 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 		}
 		b.WriteString("\n")
 	}
+	if rows := faultRows(r.Faults); len(rows) > 0 {
+		b.WriteString("Faults injected:\n")
+		for _, f := range rows {
+			fmt.Fprintf(&b, "  %s: %s\n", f.Spec, f.Outcome)
+		}
+		b.WriteString("\n")
+	}
 
 	if len(r.Processes) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)

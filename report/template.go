@@ -91,6 +91,10 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Events}}<tr><td>{{.At}}</td><td>{{.Name}}</td><td>{{.Kind}}</td><td class="small">{{.Detail}}</td></tr>{{end}}
 </table>{{end}}
 {{else}}<p>The availability observer did not run.</p>{{end}}
+{{if .Faults}}<h3>Faults injected</h3>
+<table><tr><th>fault</th><th>what happened</th></tr>
+{{range .Faults}}<tr><td>{{.Spec}}</td><td>{{.Outcome}}</td></tr>{{end}}
+</table>{{end}}
 
 <h2>What it cost: CPU and memory per process</h2>
 {{if .Processes}}

@@ -46,7 +46,9 @@ type Result struct {
 	Install *Install `json:"install,omitempty"`
 	// Validity is whether the simulator kept up during churn.
 	Validity *Validity `json:"validity,omitempty"`
-	Verdict  Verdict   `json:"verdict"`
+	// Faults are the failures the run injected on purpose (--fault).
+	Faults  []Fault `json:"faults,omitempty"`
+	Verdict Verdict `json:"verdict"`
 	// Errors lists what went wrong in the run itself (not SLO breaches).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -117,4 +119,17 @@ func Read(path string) (*Result, error) {
 		return nil, fmt.Errorf("%s: schemaVersion %d, this churn reads %d to %d", path, r.SchemaVersion, oldestReadable, SchemaVersion)
 	}
 	return &r, nil
+}
+
+// Fault is one injected failure (churn run --fault) and what became of it.
+type Fault struct {
+	Spec    string `json:"spec"`
+	Process string `json:"process"`
+	// AtSeconds counts from the start of the churn phase.
+	AtSeconds   float64 `json:"atSeconds"`
+	DownSeconds float64 `json:"downSeconds"`
+	// InjectedAt is zero when the fault was not injected; Error says why,
+	// or why the kill failed.
+	InjectedAt time.Time `json:"injectedAt,omitzero"`
+	Error      string    `json:"error,omitempty"`
 }

@@ -31,6 +31,9 @@ func ValidateTarget(o Options) error {
 	if o.InCluster && o.Kubeconfig != "" {
 		return fmt.Errorf("--in-cluster and --kubeconfig exclude each other")
 	}
+	if len(o.Faults) > 0 && (o.InCluster || o.Kubeconfig != "") {
+		return fmt.Errorf("--fault %s: faults kill processes of the local control plane; a --kubeconfig or --in-cluster cluster is not churn's to kill", o.Faults[0].Spec)
+	}
 	switch o.KWOK {
 	case "", KWOKExternal:
 	case KWOKInstall:

@@ -63,6 +63,9 @@ type Options struct {
 	RestartAPIServer bool
 	// RestartDelay is the wait before that restart (default 1s).
 	RestartDelay time.Duration
+	// Faults are processes of the local control plane to kill (and start
+	// again) during churn; see ParseFault.
+	Faults []Fault
 
 	// SLOOverrides are --slo name=value flags; they win over the profile.
 	SLOOverrides map[string]string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -157,6 +158,11 @@ func (r *run) installMesh(ctx context.Context) error {
 
 func (r *run) churn(ctx context.Context) error {
 	before := schedSnapshot()
+	if len(r.opts.Faults) > 0 && r.cluster != nil {
+		fi := &faultInjector{faults: r.opts.Faults, target: r.cluster, log: r.log}
+		fi.start(ctx)
+		defer func() { r.res.Faults = fi.stopAndRecord() }()
+	}
 	summary, err := r.engine.Run(ctx)
 	r.res.Churn = summary
 	r.schedP99, r.schedOK = histDiffQuantile(before, schedSnapshot(), 0.99)
@@ -195,15 +201,32 @@ func (r *run) phaseQuiet(name string, fn func() error, errs *[]error) {
 	}
 }
 
-// deleteRunObjects deletes, by the run label only, what the run created.
+// deleteRunObjects deletes, by the run label only, what the run created,
+// printing each step's time so a slow teardown says where it is slow.
 func (r *run) deleteRunObjects(ctx context.Context) error {
+	start := time.Now()
 	var errs []error
-	if r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone {
-		errs = append(errs, agents.Teardown(ctx, r.target.Config, churn.RunLabels(r.labelID), r.log))
+	step := func(what string, fn func() error) {
+		t := time.Now()
+		err := fn()
+		errs = append(errs, err)
+		status := "done"
+		if err != nil {
+			status = "failed"
+		}
+		fmt.Fprintf(r.progress(), "teardown: %s %s in %s\n", what, status, time.Since(t).Round(100*time.Millisecond))
 	}
-	errs = append(errs, churn.Teardown(ctx, r.client, r.labelID, r.progress()))
-	errs = append(errs, fakenodes.Delete(ctx, r.client, churn.RunSelector(r.labelID)))
-	errs = append(errs, r.uninstallKWOK(ctx))
+	if r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone {
+		step("mesh objects", func() error {
+			return agents.Teardown(ctx, r.clientConfig, churn.RunLabels(r.labelID), r.log, r.progress())
+		})
+	}
+	step("workload namespaces", func() error { return churn.Teardown(ctx, r.client, r.labelID, r.progress()) })
+	step("fake nodes", func() error { return fakenodes.Delete(ctx, r.client, churn.RunSelector(r.labelID), r.progress()) })
+	if r.installsKWOK() {
+		step("kwok", func() error { return r.uninstallKWOK(ctx) })
+	}
+	fmt.Fprintf(r.progress(), "teardown: run objects removed in %s\n", time.Since(start).Round(100*time.Millisecond))
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -52,6 +53,9 @@ type run struct {
 	// controlPlane is what observers see of cluster (nil for a remote target).
 	controlPlane *controlPlane
 	client       kubernetes.Interface
+	// clientConfig is client's config: the target's, without a client-side
+	// rate limit.
+	clientConfig *rest.Config
 	observers    []observers.Observer
 	mesh         *agents.Mesh
 	nodes        []string
@@ -78,6 +82,19 @@ func (r *run) apiServerGOGC() int {
 	return 0
 }
 
+// CheckOutDir creates dir if needed and proves a file can be written there.
+func CheckOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: cannot create the results directory: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".churn-write-check-*")
+	if err != nil {
+		return fmt.Errorf("--out %s: cannot write to the results directory: %w", dir, err)
+	}
+	name := f.Name()
+	return errors.Join(f.Close(), os.Remove(name))
+}
+
 // Run executes one run end to end. The returned error is nil when the run
 // completed, whatever the verdict; the caller reads Outcome.Result.Verdict.
 // On interruption or failure it still tears down and writes what it has.
@@ -94,6 +111,11 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if opts.TeardownTimeout == 0 {
 		opts.TeardownTimeout = 10 * time.Minute
+	}
+	// A run of many minutes whose results cannot be written is wasted:
+	// find out before anything starts.
+	if err := CheckOutDir(opts.OutDir); err != nil {
+		return nil, err
 	}
 	r := newRun(opts)
 	if err := r.openSnapshot(ctx); err != nil {
@@ -219,7 +241,7 @@ func (r *run) resolveTarget(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("client for %s: %w", r.target.Server, err)
 	}
-	r.client = client
+	r.client, r.clientConfig = client, cfg
 	r.res.Target = results.Target{Kind: r.target.Kind, Server: r.target.Server}
 	if v, err := client.Discovery().ServerVersion(); err == nil {
 		r.res.Target.KubernetesVersion = v.GitVersion

@@ -34,7 +34,7 @@ type Process struct {
 type ProcessEvent struct {
 	Time time.Time
 	Name string
-	// Kind is EventExited, EventRestarted or EventOOMKilled.
+	// Kind is EventExited, EventRestarted, EventOOMKilled or EventFault.
 	Kind     string
 	ExitCode int
 	Detail   string
@@ -46,6 +46,9 @@ const (
 	EventExited    = "exited"
 	EventRestarted = "restarted"
 	EventOOMKilled = "oom-killed"
+	// EventFault is a process churn killed on purpose (Cluster.Kill); an
+	// EventExited and, if asked, an EventRestarted follow.
+	EventFault = "fault"
 )
 
 // Cluster is a running local control plane.

@@ -154,6 +154,50 @@ func TestIntegrationLocalControlPlane(t *testing.T) {
 		}
 	})
 
+	// Injected faults: the killed process comes back after its downtime,
+	// and the API server serves writes again once etcd is back.
+	for _, name := range []string{Etcd, KWOK} {
+		t.Run(name+" killed as a fault and restarted", func(t *testing.T) {
+			if err := c.Kill(name, 2*time.Second, "integration test"); err != nil {
+				t.Fatal(err)
+			}
+			fault := waitEvent(t, c, EventFault, 10*time.Second)
+			if fault.Name != name || !strings.Contains(fault.Detail, "integration test") {
+				t.Fatalf("fault event = %+v", fault)
+			}
+			exited := waitEvent(t, c, EventExited, 20*time.Second)
+			if exited.Name != name || !strings.Contains(exited.Detail, "fault injection") {
+				t.Fatalf("exited event = %+v, want %s killed by fault injection", exited, name)
+			}
+			restarted := waitEvent(t, c, EventRestarted, 20*time.Second)
+			if restarted.Name != name {
+				t.Fatalf("restarted event = %+v", restarted)
+			}
+			deadline := time.Now().Add(time.Minute)
+			for {
+				cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{GenerateName: "after-fault-", Namespace: "default"}}
+				_, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{})
+				if err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no write served within a minute of restarting %s: %v", name, err)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+			s, err := LoadState(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps, _ := s.Process(name); !ps.Alive() {
+				t.Fatalf("state file records a dead %s: %+v", name, ps)
+			}
+		})
+	}
+	if err := c.Kill("no-such-process", time.Second, "test"); err == nil {
+		t.Error("Kill of an unknown process must fail")
+	}
+
 	before := c.State()
 	if err := c.Stop(ctx, false); err != nil {
 		t.Fatalf("Stop: %v", err)

@@ -67,6 +67,10 @@ type proc struct {
 	exitErr  error
 	// memKilled is set (under Cluster.mu) when the memory cap killed it.
 	memKilled bool
+	// faultRestart, set (under Cluster.mu) by Kill, is how long after its
+	// exit the process is started again; 0 leaves it down.
+	faultRestart time.Duration
+	faulted      bool
 	// priority is its CPU priority as read back after placement.
 	priority string
 }

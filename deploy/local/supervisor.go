@@ -47,6 +47,7 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 		c.mu.Lock()
 		stopping := c.stopping
 		memKilled := pr.memKilled
+		faulted, faultRestart := pr.faulted, pr.faultRestart
 		c.mu.Unlock()
 		if stopping || c.downRequested() {
 			return
@@ -55,20 +56,31 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 		if memKilled {
 			detail += " (killed by churn: kube-apiserver memory cap)"
 		}
+		if faulted {
+			detail += " (killed by churn: fault injection)"
+		}
 		lived := time.Since(pr.startedAt)
 		c.logger.Warn("control-plane process exited", zap.String("process", name), zap.Int("pid", pr.pid),
 			zap.Int("exitCode", pr.exitCode), zap.String("detail", detail), zap.Duration("lived", lived))
 		c.emit(ProcessEvent{Time: time.Now(), Name: name, Kind: EventExited, ExitCode: pr.exitCode, Detail: detail})
-		if name != APIServer || !c.opts.RestartAPIServer {
+		wait := delay
+		switch {
+		case faulted && faultRestart > 0:
+			// An injected fault sets its own downtime, whatever the
+			// crash-restart policy.
+			wait = faultRestart
+		case faulted:
+			return // left down on purpose
+		case name != APIServer || !c.opts.RestartAPIServer:
 			return
-		}
-		if lived >= restartStableAfter {
+		case lived >= restartStableAfter:
 			delay = c.opts.RestartDelay
+			wait = delay
 		}
 		select {
 		case <-c.stopCh:
 			return
-		case <-time.After(delay):
+		case <-time.After(wait):
 		}
 		next, err := c.restart(pr)
 		if err != nil {
@@ -79,8 +91,10 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 		if next == nil {
 			return // stopping
 		}
+		if !faulted {
+			delay = min(2*delay, restartMaxDelay)
+		}
 		pr = next
-		delay = min(2*delay, restartMaxDelay)
 	}
 }
 
@@ -109,6 +123,39 @@ func (c *Cluster) restart(old *proc) (*proc, error) {
 	c.emit(ProcessEvent{Time: time.Now(), Name: pr.comp.name, Kind: EventRestarted,
 		Detail: fmt.Sprintf("new pid %d (was %d)", pr.pid, old.pid)})
 	return pr, nil
+}
+
+// Kill SIGKILLs the named process as an injected fault and, when
+// restartAfter > 0, starts it again (same arguments, same data) that long
+// after it has gone, as a kubelet restarts a crashed static pod. It emits
+// EventFault now; the supervisor then emits EventExited and EventRestarted
+// as for a crash. reason goes into the event's detail.
+func (c *Cluster) Kill(name string, restartAfter time.Duration, reason string) error {
+	c.mu.Lock()
+	pr, ok := c.procs[name]
+	switch {
+	case c.stopping:
+		c.mu.Unlock()
+		return fmt.Errorf("kill %s: the cluster is stopping", name)
+	case !ok:
+		c.mu.Unlock()
+		return fmt.Errorf("kill %s: no such process (have %v)", name, startOrder)
+	case pr.hasExited():
+		c.mu.Unlock()
+		return fmt.Errorf("kill %s: pid %d has already exited", name, pr.pid)
+	}
+	pr.faulted, pr.faultRestart = true, restartAfter
+	c.mu.Unlock()
+	detail := fmt.Sprintf("SIGKILL pid %d: %s", pr.pid, reason)
+	if restartAfter > 0 {
+		detail += fmt.Sprintf("; restart after %s", restartAfter)
+	}
+	c.logger.Warn("fault injection: killing a control-plane process", zap.String("process", name), zap.String("detail", detail))
+	c.emit(ProcessEvent{Time: time.Now(), Name: name, Kind: EventFault, ExitCode: 128 + int(syscall.SIGKILL), Detail: detail})
+	if err := pr.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s pid %d: %w", name, pr.pid, err)
+	}
+	return nil
 }
 
 func (c *Cluster) downRequested() bool {
