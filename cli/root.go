@@ -44,6 +44,7 @@ func NewRootCommand(logger *zap.Logger) *cobra.Command {
 		newVersionCommand(),
 		newSnapshotCommand(logger),
 		newGCCommand(logger),
+		newCleanupCommand(logger),
 	)
 	return cmd
 }

@@ -119,6 +119,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 				}
 			}()
 			opts.Logger, opts.Progress = logger, cmd.OutOrStdout()
+			opts.OnTarget = func(l runner.Leftovers) { setForceExitNote(leftoversNote(l)) }
 			opts.DisableCPUPriority = !cpuPriority
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir

@@ -109,16 +109,3 @@ func (r *run) installKWOK(ctx context.Context) error {
 	return nil
 }
 
-// uninstallKWOK removes what installKWOK installed. It runs last in
-// teardown: kwok is what lets the run's pods on fake nodes finish
-// terminating while their namespaces are deleted.
-func (r *run) uninstallKWOK(ctx context.Context) error {
-	if !r.installsKWOK() {
-		return nil
-	}
-	if err := kwok.Uninstall(ctx, r.target.Config, kwok.DefaultNamespace, kwok.RunLabels(r.labelID)); err != nil {
-		return err
-	}
-	fmt.Fprintf(r.progress(), "removed the kwok controller from %s\n", kwok.DefaultNamespace)
-	return nil
-}

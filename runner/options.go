@@ -63,6 +63,10 @@ type Options struct {
 	RestartAPIServer bool
 	// RestartDelay is the wait before that restart (default 1s).
 	RestartDelay time.Duration
+	// OnTarget, if set, is told once the target is known and before the
+	// run creates anything, so the caller can say what an abrupt exit would
+	// leave behind.
+	OnTarget func(Leftovers)
 	// Faults are processes of the local control plane to kill (and start
 	// again) during churn; see ParseFault.
 	Faults []Fault
@@ -77,4 +81,15 @@ type Options struct {
 
 	Logger   *zap.Logger
 	Progress io.Writer
+}
+
+// Leftovers say where a run's objects live, for an exit that skips
+// teardown.
+type Leftovers struct {
+	RunLabel string
+	Server   string
+	// ClusterDir is set for a local control plane: its processes die with
+	// churn, its directory stays until churn gc.
+	ClusterDir          string
+	Kubeconfig, Context string
 }

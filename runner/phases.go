@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"go.uber.org/zap"
 
@@ -201,33 +200,17 @@ func (r *run) phaseQuiet(name string, fn func() error, errs *[]error) {
 	}
 }
 
-// deleteRunObjects deletes, by the run label only, what the run created,
-// printing each step's time so a slow teardown says where it is slow.
+// deleteRunObjects deletes, by the run label only, what the run created.
 func (r *run) deleteRunObjects(ctx context.Context) error {
-	start := time.Now()
-	var errs []error
-	step := func(what string, fn func() error) {
-		t := time.Now()
-		err := fn()
-		errs = append(errs, err)
-		status := "done"
-		if err != nil {
-			status = "failed"
-		}
-		fmt.Fprintf(r.progress(), "teardown: %s %s in %s\n", what, status, time.Since(t).Round(100*time.Millisecond))
-	}
-	if r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone {
-		step("mesh objects", func() error {
-			return agents.Teardown(ctx, r.clientConfig, churn.RunLabels(r.labelID), r.log, r.progress())
-		})
-	}
-	step("workload namespaces", func() error { return churn.Teardown(ctx, r.client, r.labelID, r.progress()) })
-	step("fake nodes", func() error { return fakenodes.Delete(ctx, r.client, churn.RunSelector(r.labelID), r.progress()) })
-	if r.installsKWOK() {
-		step("kwok", func() error { return r.uninstallKWOK(ctx) })
-	}
-	fmt.Fprintf(r.progress(), "teardown: run objects removed in %s\n", time.Since(start).Round(100*time.Millisecond))
-	return errors.Join(errs...)
+	return RemoveRunObjects(ctx, RemoveOptions{
+		Config:   r.clientConfig,
+		Client:   r.client,
+		RunLabel: r.labelID,
+		Mesh:     r.mesh != nil || meshName(r.opts.Profile) != profiles.MeshNone,
+		KWOK:     r.installsKWOK(),
+		Progress: r.progress(),
+		Logger:   r.log,
+	})
 }
 
 // finish summarises observers, judges the SLOs and writes the results.

@@ -249,6 +249,13 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		return fmt.Errorf("reach API server %s: %w", r.target.Server, err)
 	}
 	r.printPlan()
+	if r.opts.OnTarget != nil {
+		left := Leftovers{RunLabel: r.labelID, Server: r.target.Server, Kubeconfig: r.opts.Kubeconfig, Context: r.opts.Context}
+		if r.cluster != nil {
+			left.ClusterDir = r.cluster.Dir()
+		}
+		r.opts.OnTarget(left)
+	}
 	if r.target.Remote() {
 		perms := target.RunPermissions()
 		if meshName(r.opts.Profile) != profiles.MeshNone {
