@@ -108,4 +108,3 @@ func (r *run) installKWOK(ctx context.Context) error {
 	fmt.Fprintf(r.progress(), "kwok controller available\n")
 	return nil
 }
-

@@ -112,14 +112,14 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if opts.TeardownTimeout == 0 {
 		opts.TeardownTimeout = 10 * time.Minute
 	}
-	// A run of many minutes whose results cannot be written is wasted:
-	// find out before anything starts.
-	if err := CheckOutDir(opts.OutDir); err != nil {
-		return nil, err
-	}
 	r := newRun(opts)
 	if err := r.openSnapshot(ctx); err != nil {
 		// Refused before anything started: no cluster, no results.
+		return nil, err
+	}
+	// A run of many minutes whose results cannot be written is wasted:
+	// find out before anything starts.
+	if err := CheckOutDir(opts.OutDir); err != nil {
 		return nil, err
 	}
 	out := &Outcome{Result: r.res, OutDir: opts.OutDir}
