@@ -89,7 +89,9 @@ type RunInfo struct {
 	Mesh              string `json:"mesh"`
 	Target            string `json:"target,omitempty"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
-	Passed            bool   `json:"passed"`
+	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
+	ExtraArgs string `json:"extraArgs,omitempty"`
+	Passed    bool   `json:"passed"`
 	// Inconclusive is set when the run's simulator fell behind (Behind
 	// names the checks): its SLO figures are the bench's as much as the
 	// API server's. Notes qualify the verdict (a mesh that did not settle).
@@ -183,7 +185,7 @@ func Compare(base, cand *results.Result, tol float64) Comparison {
 func runInfo(r *results.Result) RunInfo {
 	return RunInfo{
 		RunID: r.RunID, Profile: r.Profile.Name, Seed: r.Seed, Mesh: r.Mesh,
-		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion,
+		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion, ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
 		Passed: r.Verdict.Passed, Inconclusive: r.Verdict.Inconclusive, Behind: r.Verdict.Behind,
 		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
 	}
