@@ -104,6 +104,9 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 			if arms.fromSnapshot != "" {
 				return fmt.Errorf("--from-snapshot %s warm-starts arms: it needs --profile, not run directories", arms.fromSnapshot)
 			}
+			if len(arms.apiServerArms) > 0 {
+				return fmt.Errorf("--apiserver-args makes arms: it needs --profile, not run directories")
+			}
 			tol, err := report.ParseTolerance(maxRegression)
 			if err != nil {
 				return fmt.Errorf("--max-regression: %w", err)

@@ -136,3 +136,10 @@ func TestArmDirUnique(t *testing.T) {
 		t.Errorf("armDir(istio-ambient) = %q, want the name itself", got)
 	}
 }
+
+func TestCompareDirsRefuseArgArms(t *testing.T) {
+	code, _, _, err := runCompare(t, "a", "b", "--apiserver-args", "default")
+	if code != ExitFailure || err == nil || !strings.Contains(err.Error(), "--apiserver-args makes arms: it needs --profile") {
+		t.Fatalf("exit %d, err %v; want --apiserver-args refused without --profile", code, err)
+	}
+}
