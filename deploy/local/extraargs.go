@@ -20,10 +20,10 @@ var ExtraArgComponents = []string{Etcd, APIServer, ControllerManager, Scheduler}
 // file.
 var configOwned = map[string]map[string]string{
 	Scheduler: {
-		"kubeconfig":     "churn's scheduler configuration file (--config) sets it",
-		"kube-api-qps":   "churn's scheduler configuration file (--config) sets it",
-		"kube-api-burst": "churn's scheduler configuration file (--config) sets it",
-		"leader-elect":   "churn's scheduler configuration file (--config) sets it",
+		"kubeconfig":     "churn's scheduler configuration file (--config) sets it, and the flag would fight the file",
+		"kube-api-qps":   "churn's scheduler configuration file (--config) sets it, and the flag would fight the file",
+		"kube-api-burst": "churn's scheduler configuration file (--config) sets it, and the flag would fight the file",
+		"leader-elect":   "churn's scheduler configuration file (--config) sets it, and the flag would fight the file",
 	},
 }
 
@@ -56,13 +56,31 @@ func ownedFlags() map[string]map[string]string {
 			m := map[string]string{}
 			for _, a := range c.args {
 				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
-				m[name] = "churn sets it on the command line it builds"
+				m[name] = ownedReason(name)
 			}
 			maps.Copy(m, configOwned[c.name])
 			owned[c.name] = m
 		}
 	})
 	return owned
+}
+
+// ownedReason says in a few words why churn keeps a flag of its own
+// command lines, by what the flag is about.
+func ownedReason(name string) string {
+	has := func(words ...string) bool {
+		return slices.ContainsFunc(words, func(w string) bool { return strings.Contains(name, w) })
+	}
+	switch {
+	case has("cert", "key", "ca-file", "tls", "requestheader", "proxy-client", "authentication", "authorization", "service-account", "credentials"):
+		return "it is part of the certificates, keys and access control churn generates"
+	case name == "name" || has("port", "address", "url", "bind", "etcd-servers", "initial-cluster"):
+		return "it wires the components together on the loopback ports churn chose"
+	case has("kubeconfig", "dir", "config", "audit"):
+		return "it belongs to the files churn writes in the cluster directory"
+	default:
+		return "it is part of the setup every run is measured with"
+	}
 }
 
 // OwnedFlags lists the flags churn sets on component itself, sorted; they
@@ -95,7 +113,7 @@ func CheckExtraArg(component, arg string) error {
 		return fmt.Errorf("%q makes %s print and exit instead of serving", arg, component)
 	}
 	if why, ok := ownedFlags()[component][name]; ok {
-		return fmt.Errorf("%q: churn sets --%s on %s itself (%s); extra arguments may only add flags churn does not set", arg, name, component, why)
+		return fmt.Errorf("%q: churn sets --%s on %s itself: %s; extra arguments may only add flags churn does not set", arg, name, component, why)
 	}
 	return nil
 }
