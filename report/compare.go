@@ -89,9 +89,7 @@ type RunInfo struct {
 	Mesh              string `json:"mesh"`
 	Target            string `json:"target,omitempty"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
-	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
-	ExtraArgs string `json:"extraArgs,omitempty"`
-	Passed    bool   `json:"passed"`
+	Passed            bool   `json:"passed"`
 	// Inconclusive is set when the run's simulator fell behind (Behind
 	// names the checks): its SLO figures are the bench's as much as the
 	// API server's. Notes qualify the verdict (a mesh that did not settle).
@@ -101,6 +99,8 @@ type RunInfo struct {
 	// Settle is the mesh's install phase in words ("settled after 42s",
 	// "did not settle in 5m0s: ..."); empty without one.
 	Settle string `json:"settle,omitempty"`
+	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
+	ExtraArgs string `json:"extraArgs,omitempty"`
 }
 
 // Comparison is a candidate run held against a base run: the pre-upgrade
@@ -185,9 +185,10 @@ func Compare(base, cand *results.Result, tol float64) Comparison {
 func runInfo(r *results.Result) RunInfo {
 	return RunInfo{
 		RunID: r.RunID, Profile: r.Profile.Name, Seed: r.Seed, Mesh: r.Mesh,
-		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion, ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
+		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion,
 		Passed: r.Verdict.Passed, Inconclusive: r.Verdict.Inconclusive, Behind: r.Verdict.Behind,
 		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
+		ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
 	}
 }
 
