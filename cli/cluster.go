@@ -44,6 +44,7 @@ func newUpCommand(logger *zap.Logger) *cobra.Command {
 		nodes       int
 		opts        local.Options
 		cpuPriority bool
+		extra       extraArgsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -58,6 +59,11 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 			if nodes < 1 || nodes > maxNodes {
 				return fmt.Errorf("--nodes %d: must be between 1 and %d", nodes, maxNodes)
 			}
+			extraArgs, err := extra.parse()
+			if err != nil {
+				return err
+			}
+			opts.ExtraArgs = extraArgs
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			opts.Dir, opts.BinDir, opts.Logger, opts.Progress = cf.dir, cf.binDir, logger, out
@@ -88,6 +94,7 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one)")
 	cmd.Flags().IntVar(&opts.Ports.Etcd, "etcd-port", 0, "etcd client port (0 = pick a free one)")
 	cmd.Flags().BoolVar(&cpuPriority, "cpu-priority", true, "give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU before kwok (cgroup cpu.shares or cpu.weight, else nice)")
+	extra.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "start this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
 	return cmd
 }

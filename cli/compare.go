@@ -32,8 +32,11 @@ profile, seed or churn plan are compared, with a warning.
 
 With --profile: run arms side by side, each on a fresh local control plane
 with the same profile and seed (so the same churn sequence), changing one
-thing per arm: the mesh (--mesh istio-ambient,cilium) or the Kubernetes
-release (--kubernetes-version v1.36.3,v1.37.2). Each arm writes its own
+thing per arm: the mesh (--mesh istio-ambient,cilium), the Kubernetes
+release (--kubernetes-version v1.36.3,v1.37.2) or kube-apiserver's extra
+arguments (--apiserver-args once per arm, "default" for the profile's own:
+--apiserver-args default --apiserver-args=--max-requests-inflight=50).
+Each arm writes its own
 results and report under --out; comparison.html and comparison.json hold
 the arms side by side: SLO verdicts, API server latency, errors, CPU and
 memory on shared axes, watch load, re-lists, propagation delay and churn's
@@ -83,7 +86,8 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 		Example: `  churn compare churn-results/v1.37 churn-results/v1.38 --max-regression 10%
   churn compare --profile 10k-pods --mesh istio-ambient,cilium
   churn compare --profile 50k-pods --from-snapshot 50k --mesh none,istio-ambient,cilium
-  churn compare --profile smoke --kubernetes-version v1.36.3,v1.37.2`,
+  churn compare --profile smoke --kubernetes-version v1.36.3,v1.37.2
+  churn compare --profile 1k-pods --apiserver-args default --apiserver-args=--max-mutating-requests-inflight=1`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("profile") {
 				if len(args) > 0 {
@@ -99,6 +103,9 @@ func newCompareCommand(logger *zap.Logger) *cobra.Command {
 			}
 			if arms.fromSnapshot != "" {
 				return fmt.Errorf("--from-snapshot %s warm-starts arms: it needs --profile, not run directories", arms.fromSnapshot)
+			}
+			if len(arms.apiServerArms) > 0 {
+				return fmt.Errorf("--apiserver-args makes arms: it needs --profile, not run directories")
 			}
 			tol, err := report.ParseTolerance(maxRegression)
 			if err != nil {

@@ -29,6 +29,8 @@ type armsFlags struct {
 	binDir      string
 	// fromSnapshot warm-starts every arm from this saved setup.
 	fromSnapshot string
+	// apiServerArms are the --apiserver-args values, one arm each.
+	apiServerArms []string
 }
 
 // armSpec is one arm before it runs.
@@ -39,18 +41,31 @@ type armSpec struct {
 	// fromSnapshot is the snapshot the arm warm-starts from, checked
 	// against its profile and binaries; "" for a full setup.
 	fromSnapshot string
+	// dir names the arm's results and cluster directories: its name, or
+	// for an arm of arguments a form of it safe as a file name.
+	dir string
 }
 
-// planArms turns the flags into arms: one per mesh, or one per Kubernetes
-// release, never both, so each comparison changes exactly one thing.
+// planArms turns the flags into arms: one per mesh, one per Kubernetes
+// release, or one per set of kube-apiserver arguments, never two of these
+// at once, so each comparison changes exactly one thing.
 func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, error) {
 	meshes, versions := nonEmpty(a.meshes), nonEmpty(a.k8sVersions)
+	argArms, err := parseArgArms(a.apiServerArms)
+	if err != nil {
+		return nil, nil, err
+	}
 	switch {
+	case len(argArms) > 0 && (len(meshes) > 1 || len(versions) > 1):
+		return nil, nil, fmt.Errorf("--apiserver-args arms with --mesh %s or --kubernetes-version %s: vary one thing per comparison; give a single mesh and release with the argument arms",
+			strings.Join(meshes, ","), strings.Join(versions, ","))
+	case len(argArms) == 1:
+		return nil, nil, fmt.Errorf("--apiserver-args %q is one arm: give the flag once per arm, e.g. --apiserver-args default --apiserver-args=%s", a.apiServerArms[0], orDefault(argArms[0].label))
 	case len(meshes) > 1 && len(versions) > 1:
 		return nil, nil, fmt.Errorf("--mesh %s and --kubernetes-version %s: vary one of them per comparison, not both",
 			strings.Join(meshes, ","), strings.Join(versions, ","))
-	case len(meshes) < 2 && len(versions) < 2:
-		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium) or two releases (--kubernetes-version v1.36.3,v1.37.2); to compare two existing runs pass their directories instead")
+	case len(meshes) < 2 && len(versions) < 2 && len(argArms) < 2:
+		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium), two releases (--kubernetes-version v1.36.3,v1.37.2) or two sets of kube-apiserver arguments (--apiserver-args default --apiserver-args=--max-requests-inflight=50); to compare two existing runs pass their directories instead")
 	}
 	if a.fromSnapshot != "" {
 		if err := a.checkSnapshotReleases(versions); err != nil {
@@ -63,12 +78,19 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 	}
 	var arms []armSpec
 	var slos map[string]string
-	add := func(name string, mesh *string, k8s string) error {
+	add := func(name string, mesh *string, k8s string, apiServerArgs []string) error {
 		if slices.ContainsFunc(arms, func(s armSpec) bool { return s.name == name }) {
 			return fmt.Errorf("arm %q given twice", name)
 		}
 		p, o, err := a.workload.resolve(cmd, mesh)
 		if err != nil {
+			return fmt.Errorf("arm %s: %w", name, err)
+		}
+		if len(apiServerArgs) > 0 {
+			// The arm's arguments override the profile's flag by flag.
+			p = profiles.Overrides{ExtraArgs: map[string][]string{local.APIServer: apiServerArgs}}.Apply(p)
+		}
+		if err := runner.ValidateControlPlaneArgs(runner.Options{Profile: p}); err != nil {
 			return fmt.Errorf("arm %s: %w", name, err)
 		}
 		if k8s != "" {
@@ -77,26 +99,31 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 			}
 		}
 		slos = o
-		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s, fromSnapshot: a.fromSnapshot})
+		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s, fromSnapshot: a.fromSnapshot, dir: armDir(name, arms)})
 		return nil
+	}
+	k8s := ""
+	if len(versions) == 1 {
+		k8s = versions[0]
 	}
 	for _, m := range meshes {
 		if len(meshes) < 2 {
 			break
 		}
-		k8s := ""
-		if len(versions) == 1 {
-			k8s = versions[0]
-		}
-		if err := add(m, &m, k8s); err != nil {
+		if err := add(m, &m, k8s, nil); err != nil {
 			return nil, nil, err
 		}
 	}
 	if len(versions) > 1 {
 		for _, v := range versions {
-			if err := add(v, mesh, v); err != nil {
+			if err := add(v, mesh, v, nil); err != nil {
 				return nil, nil, err
 			}
+		}
+	}
+	for _, arm := range argArms {
+		if err := add(orDefault(arm.label), mesh, k8s, arm.args); err != nil {
+			return nil, nil, err
 		}
 	}
 	if a.fromSnapshot != "" {
@@ -105,6 +132,78 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		}
 	}
 	return arms, slos, nil
+}
+
+// defaultArm names the arm whose kube-apiserver runs with the profile's
+// arguments only.
+const defaultArm = "default"
+
+// argArm is one --apiserver-args arm: its arguments and its label, the
+// arguments as given, comma separated ("" for the default arm).
+type argArm struct {
+	label string
+	args  []string
+}
+
+// parseArgArms reads the --apiserver-args values of churn compare: one arm
+// each, written as for churn run; "" or "default" is the default arm.
+func parseArgArms(values []string) ([]argArm, error) {
+	var arms []argArm
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if v == "" || v == defaultArm {
+			arms = append(arms, argArm{})
+			continue
+		}
+		args := local.SplitArgs(v)
+		for _, arg := range args {
+			if err := local.CheckExtraArg(local.APIServer, arg); err != nil {
+				return nil, fmt.Errorf("--apiserver-args %q: %w", v, err)
+			}
+		}
+		arms = append(arms, argArm{label: strings.Join(args, ","), args: args})
+	}
+	return arms, nil
+}
+
+func orDefault(label string) string {
+	if label == "" {
+		return defaultArm
+	}
+	return label
+}
+
+// armDir is a directory name for the arm named name: the name itself when
+// it is a plain word (a mesh, a release), else its flags without their
+// dashes and with anything but letters, digits and ._=- replaced, so an
+// argument holding a path or a comma makes no sub-directory. A name that
+// comes out like an earlier arm's gets a number.
+func armDir(name string, earlier []armSpec) string {
+	var b strings.Builder
+	for i, arg := range strings.Split(name, ",--") {
+		if i > 0 {
+			b.WriteByte('_')
+		}
+		for _, r := range strings.TrimLeft(arg, "-") {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '=', r == '-':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('_')
+			}
+		}
+	}
+	dir := b.String()
+	if len(dir) > 80 {
+		dir = dir[:80]
+	}
+	taken := func(d string) bool {
+		return slices.ContainsFunc(earlier, func(s armSpec) bool { return s.dir == d })
+	}
+	for n, base := 2, dir; taken(dir); n++ {
+		dir = fmt.Sprintf("%s-%d", base, n)
+	}
+	return dir
 }
 
 // checkSnapshotReleases opens --from-snapshot and refuses Kubernetes
@@ -189,10 +288,10 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 	var interrupted error
 	for i, s := range specs {
 		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(specs), s.name)
-		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.name)}
+		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.dir)}
 		clusterDir := ""
 		if a.clusterDir != "" {
-			clusterDir = filepath.Join(a.clusterDir, s.name)
+			clusterDir = filepath.Join(a.clusterDir, s.dir)
 		}
 		outcome, runErr := runner.Run(cmd.Context(), runner.Options{
 			Profile: s.profile, OutDir: arm.Dir, SLOOverrides: slos, ClusterDir: clusterDir,
@@ -271,5 +370,6 @@ func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
 	f.StringVar(&a.out, "out", "", "with --profile: directory for the arms' results and the comparison (default churn-results/compare-<id>)")
 	f.StringVar(&a.clusterDir, "dir", "", "with --profile: parent directory of the arms' local clusters, one sub-directory per arm (default .churn/runs/<run-id> each)")
 	f.StringVar(&a.binDir, "bin-dir", defaultBinDir, "with --profile: directory with the control-plane binaries")
+	f.StringArrayVar(&a.apiServerArms, "apiserver-args", nil, "with --profile: one arm per occurrence, its extra kube-apiserver arguments comma separated as for churn run (a comma starts a new argument only before --); default (or \"\") is the arm with the profile's arguments only, e.g. --apiserver-args default --apiserver-args=--max-mutating-requests-inflight=10")
 	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), checked against every arm before the first starts")
 }

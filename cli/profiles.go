@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/runner"
 )
 
 // newProfilesCommand lists the built-in profiles and shows any profile with
@@ -63,7 +64,12 @@ exit status is 1.`,
 			if _, err := cmd.OutOrStdout().Write(b); err != nil {
 				return fmt.Errorf("write profile: %w", err)
 			}
-			return p.Validate()
+			// The flags churn sets itself are known where it builds the
+			// command lines, not in the profile schema.
+			if err := p.Validate(); err != nil {
+				return err
+			}
+			return runner.ValidateControlPlaneArgs(runner.Options{Profile: p})
 		},
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/runner"
 	"github.com/churn-dev/churn/selfmetrics"
@@ -54,6 +55,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		faults   []string
 		// cpuPriority is --cpu-priority.
 		cpuPriority bool
+		extra       extraArgsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -63,6 +65,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
   churn run --profile 50k-pods --mesh cilium
   churn run --profile 10k-pods --seed 7 --slo mutating-p99=500ms
   churn run --profile 1k-pods --fault etcd-kill@3m
+  churn run --profile 1k-pods --apiserver-args=--max-mutating-requests-inflight=50
   churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -73,6 +76,13 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			p, overrides, err := wf.resolve(cmd, meshOverride)
 			if err != nil {
 				return err
+			}
+			extraArgs, err := extra.parse()
+			if err != nil {
+				return err
+			}
+			if extraArgs != nil {
+				p = profiles.Overrides{ExtraArgs: extraArgs}.Apply(p)
 			}
 			if cmd.Flags().Changed("istiod") {
 				p.Mesh.Istiod = istiod
@@ -102,10 +112,10 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if _, err := agents.ComponentsFor(opts.Agents); err != nil {
 				return fmt.Errorf("--agents %s: %w", opts.Agents, err)
 			}
+			opts.Profile, opts.SLOOverrides = p, overrides
 			if err := runner.ValidateTarget(opts); err != nil {
 				return err
 			}
-			opts.Profile, opts.SLOOverrides = p, overrides
 			if err := runner.CheckRealIstiod(opts); err != nil {
 				return err
 			}
@@ -166,6 +176,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringSliceVar(&faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+runner.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable)")
+	extra.register(f)
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
 	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice); --cpu-priority=false leaves every process at churn's priority")

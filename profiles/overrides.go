@@ -1,6 +1,10 @@
 package profiles
 
-import "time"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // Overrides are the flags a user set; nil means "not set", so a flag left at
 // its default never overwrites the profile.
@@ -11,6 +15,10 @@ type Overrides struct {
 	Mesh     *string
 	// SettleTimeout is --settle-timeout.
 	SettleTimeout *time.Duration
+	// ExtraArgs are --apiserver-args and --component-args, by component.
+	// Per component, an argument replaces the profile's arguments with the
+	// same flag name; the others are appended.
+	ExtraArgs map[string][]string
 }
 
 // Apply returns p with every set override applied.
@@ -30,5 +38,31 @@ func (o Overrides) Apply(p Profile) Profile {
 	if o.SettleTimeout != nil {
 		p.Mesh.SettleTimeout.Duration = *o.SettleTimeout
 	}
+	if len(o.ExtraArgs) > 0 {
+		p.ControlPlane.ExtraArgs = mergeArgs(p.ControlPlane.ExtraArgs, o.ExtraArgs)
+	}
 	return p
+}
+
+// mergeArgs is base with over applied (see Overrides.ExtraArgs); neither
+// input is changed.
+func mergeArgs(base, over map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(base)+len(over))
+	for comp, args := range base {
+		out[comp] = slices.Clone(args)
+	}
+	for comp, args := range over {
+		names := map[string]bool{}
+		for _, a := range args {
+			names[flagOf(a)] = true
+		}
+		out[comp] = append(slices.DeleteFunc(out[comp], func(a string) bool { return names[flagOf(a)] }), args...)
+	}
+	return out
+}
+
+// flagOf is the name of the flag an argument sets: "--a" for "--a=1".
+func flagOf(arg string) string {
+	name, _, _ := strings.Cut(arg, "=")
+	return name
 }

@@ -27,6 +27,8 @@ type Profile struct {
 	Churn       ChurnSpec      `json:"churn"`
 	Mesh        MeshSpec       `json:"mesh"`
 	Observers   []ObserverSpec `json:"observers,omitempty"`
+	// ControlPlane adjusts the local control plane churn starts.
+	ControlPlane ControlPlaneSpec `json:"controlPlane,omitzero"`
 	// SLOs overrides default SLO thresholds by name, e.g.
 	// "mutating-p99": "1s", "error-ratio": "0.01".
 	SLOs map[string]string `json:"slos,omitempty"`
@@ -103,6 +105,23 @@ type MeshSpec struct {
 	// SettleQuiet is how long the API server must have answered the mesh
 	// no 429 for it to count as settled.
 	SettleQuiet metav1.Duration `json:"settleQuiet"`
+}
+
+// ControlPlaneComponents are the processes of the local control plane
+// that take extra arguments.
+var ControlPlaneComponents = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// ControlPlaneSpec adjusts the local control plane. It applies to the
+// control plane churn starts itself; a run against a --kubeconfig or
+// --in-cluster target with extra arguments is refused.
+type ControlPlaneSpec struct {
+	// ExtraArgs are arguments appended to a component's command line after
+	// churn's own, by component (ControlPlaneComponents), each one flag
+	// written --name=value (or --name for a boolean), e.g.
+	// kube-apiserver: ["--max-mutating-requests-inflight=100"]. Flags churn
+	// sets itself (ports, certificates, data directory, kubeconfigs) are
+	// refused.
+	ExtraArgs map[string][]string `json:"extraArgs,omitempty"`
 }
 
 // ObserverSpec enables one observer by registered name.

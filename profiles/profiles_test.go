@@ -335,3 +335,92 @@ func TestRealIstiodNeedsAnIstioMesh(t *testing.T) {
 		t.Errorf("istiod fake: Validate() = %v, want an error naming mesh.istiod", err)
 	}
 }
+
+func TestControlPlaneExtraArgsDecodeYAMLAndJSON(t *testing.T) {
+	want := map[string][]string{
+		"kube-apiserver": {"--max-mutating-requests-inflight=20", "--feature-gates=A=true,B=false"},
+		"etcd":           {"--snapshot-count=5000"},
+	}
+	for name, doc := range map[string]string{
+		"yaml": header + "name: x\ncontrolPlane:\n  extraArgs:\n    kube-apiserver:\n      - --max-mutating-requests-inflight=20\n      - --feature-gates=A=true,B=false\n    etcd: [--snapshot-count=5000]\n",
+		"json": `{"apiVersion": "churn.dev/v1alpha1", "kind": "Profile", "name": "x", "controlPlane": {"extraArgs": {"kube-apiserver": ["--max-mutating-requests-inflight=20", "--feature-gates=A=true,B=false"], "etcd": ["--snapshot-count=5000"]}}}`,
+	} {
+		p, err := Decode([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: Decode: %v", name, err)
+		}
+		if !reflect.DeepEqual(p.ControlPlane.ExtraArgs, want) {
+			t.Errorf("%s: extraArgs = %v, want %v", name, p.ControlPlane.ExtraArgs, want)
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: Validate: %v", name, err)
+		}
+		b, err := Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Decode(b)
+		if err != nil || !reflect.DeepEqual(back.ControlPlane, p.ControlPlane) {
+			t.Errorf("%s: round trip = %v, %v; want %v", name, back.ControlPlane, err, p.ControlPlane)
+		}
+	}
+	// A profile without the field marshals without it.
+	b, err := Marshal(Defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "controlPlane") {
+		t.Errorf("default profile marshals a controlPlane section:\n%s", b)
+	}
+	if _, err := Decode([]byte(header + "name: x\ncontrolPlane:\n  extraArg: {}\n")); err == nil || !strings.Contains(err.Error(), "controlPlane.extraArg") {
+		t.Errorf("Decode of a misspelt controlPlane field = %v, want an error naming controlPlane.extraArg", err)
+	}
+}
+
+func TestValidateControlPlaneExtraArgs(t *testing.T) {
+	p := Defaults()
+	p.Name = "x"
+	p.ControlPlane.ExtraArgs = map[string][]string{
+		"kube-apiserver": {"--max-requests-inflight=5", "max-requests-inflight=5", "--", "--=1"},
+		"kubelet":        {"--v=2"},
+	}
+	err := p.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted malformed extra arguments and an unknown component")
+	}
+	for _, want := range []string{
+		"controlPlane.extraArgs[kube-apiserver][1]", "controlPlane.extraArgs[kube-apiserver][2]", "controlPlane.extraArgs[kube-apiserver][3]",
+		`controlPlane.extraArgs[kubelet]: Unsupported value: "kubelet": supported values: "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not contain %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "[kube-apiserver][0]") {
+		t.Errorf("a well-formed argument was refused: %v", err)
+	}
+}
+
+func TestOverridesMergeExtraArgs(t *testing.T) {
+	p := Defaults()
+	p.ControlPlane.ExtraArgs = map[string][]string{
+		"kube-apiserver": {"--max-requests-inflight=100", "--profiling=false"},
+		"etcd":           {"--snapshot-count=5000"},
+	}
+	profileArgs := p.ControlPlane.ExtraArgs["kube-apiserver"]
+	got := Overrides{ExtraArgs: map[string][]string{
+		"kube-apiserver":          {"--max-requests-inflight=1", "--max-mutating-requests-inflight=1"},
+		"kube-controller-manager": {"--concurrent-statefulset-syncs=9"},
+	}}.Apply(p)
+	want := map[string][]string{
+		"kube-apiserver":          {"--profiling=false", "--max-requests-inflight=1", "--max-mutating-requests-inflight=1"},
+		"etcd":                    {"--snapshot-count=5000"},
+		"kube-controller-manager": {"--concurrent-statefulset-syncs=9"},
+	}
+	if !reflect.DeepEqual(got.ControlPlane.ExtraArgs, want) {
+		t.Errorf("merged extraArgs = %v, want %v", got.ControlPlane.ExtraArgs, want)
+	}
+	if profileArgs[0] != "--max-requests-inflight=100" {
+		t.Errorf("Apply changed the profile's own arguments: %v", profileArgs)
+	}
+}

@@ -3,6 +3,7 @@ package profiles
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,6 +79,7 @@ func (p Profile) validate(knownObserver func(string) bool) field.ErrorList {
 	errs = append(errs, p.validateChurn(field.NewPath("churn"))...)
 	errs = append(errs, p.validateMesh(field.NewPath("mesh"))...)
 	errs = append(errs, p.validateObservers(field.NewPath("observers"), knownObserver)...)
+	errs = append(errs, p.validateControlPlane(field.NewPath("controlPlane", "extraArgs"))...)
 	for k := range p.SLOs {
 		if k == "" {
 			errs = append(errs, field.Invalid(field.NewPath("slos"), k, "SLO names must not be empty"))
@@ -205,6 +207,26 @@ func (p Profile) validateObservers(path *field.Path, known func(string) bool) fi
 		seen.Insert(o.Name)
 		if o.Interval.Duration < 0 {
 			errs = append(errs, field.Invalid(path.Index(i).Child("interval"), o.Interval.Duration.String(), "must be >= 0"))
+		}
+	}
+	return errs
+}
+
+// validateControlPlane checks the shape of the extra arguments: known
+// components, one flag per entry. Which flags churn sets itself is known
+// to the package that builds the command lines (local.ValidateExtraArgs),
+// which a run also applies.
+func (p Profile) validateControlPlane(path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for comp, args := range p.ControlPlane.ExtraArgs {
+		if !slices.Contains(ControlPlaneComponents, comp) {
+			errs = append(errs, field.NotSupported(path.Key(comp), comp, ControlPlaneComponents))
+			continue
+		}
+		for i, a := range args {
+			if !strings.HasPrefix(a, "--") || len(a) == 2 || a[2] == '=' {
+				errs = append(errs, field.Invalid(path.Key(comp).Index(i), a, "each argument is one flag, written --name=value, or --name for a boolean"))
+			}
 		}
 	}
 	return errs

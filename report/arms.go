@@ -127,6 +127,9 @@ func CompareArms(arms []Arm) ArmsComparison {
 					if strings.HasPrefix(w, "meshes differ") && armsAreMeshes(arms) {
 						continue
 					}
+					if strings.HasPrefix(w, extraArgsDiffer) && armsAreArgs(arms) {
+						continue
+					}
 					c.Warnings = append(c.Warnings, a.Name+": "+w)
 				}
 			}

@@ -99,6 +99,8 @@ type RunInfo struct {
 	// Settle is the mesh's install phase in words ("settled after 42s",
 	// "did not settle in 5m0s: ..."); empty without one.
 	Settle string `json:"settle,omitempty"`
+	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
+	ExtraArgs string `json:"extraArgs,omitempty"`
 }
 
 // Comparison is a candidate run held against a base run: the pre-upgrade
@@ -186,6 +188,7 @@ func runInfo(r *results.Result) RunInfo {
 		Target: r.Target.Kind, KubernetesVersion: r.Target.KubernetesVersion,
 		Passed: r.Verdict.Passed, Inconclusive: r.Verdict.Inconclusive, Behind: r.Verdict.Behind,
 		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
+		ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
 	}
 }
 

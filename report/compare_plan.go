@@ -36,6 +36,9 @@ func planWarnings(base, cand *results.Result) []string {
 	if bm, cm := meshName(base), meshName(cand); bm != cm {
 		add("meshes differ (base %q, candidate %q): the figures compare the meshes", bm, cm)
 	}
+	if msg := extraArgsWarning(base, cand); msg != "" {
+		add("%s", msg)
+	}
 	if base.Target.Kind != cand.Target.Kind {
 		add("targets differ (base %q, candidate %q)", base.Target.Kind, cand.Target.Kind)
 	}

@@ -166,6 +166,9 @@ func describeRun(r RunInfo) string {
 	if r.KubernetesVersion != "" {
 		parts = append(parts, "Kubernetes "+r.KubernetesVersion)
 	}
+	if r.ExtraArgs != "" {
+		parts = append(parts, "args "+r.ExtraArgs)
+	}
 	parts = append(parts, runVerdict(r))
 	return strings.Join(parts, " · ")
 }

@@ -50,6 +50,8 @@ type page struct {
 	Validity     []validityRow
 	ValidityLine string
 	Install      *installView
+	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
+	ExtraArgs string
 }
 
 type sloRow struct {
@@ -99,6 +101,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 		p.ValidityLine = validityLine(p.Validity)
 	}
 	p.Install = installViewOf(r.Install)
+	p.ExtraArgs = ExtraArgsText(r.Target.ExtraArgs)
 	p.Title = "churn report"
 	if r.Profile.Name != "" {
 		p.Title += ": " + r.Profile.Name

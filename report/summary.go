@@ -33,6 +33,9 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	}
 	head += " · mesh " + mesh
 	fmt.Fprintln(&b, head)
+	if args := ExtraArgsText(r.Target.ExtraArgs); args != "" {
+		fmt.Fprintf(&b, "Control plane started with extra arguments: %s\n", args)
+	}
 	fmt.Fprintf(&b, "Verdict: %s\n", verdictText(r.Verdict))
 	for _, n := range extraNotes(r.Verdict) {
 		fmt.Fprintf(&b, "Note: %s\n", n)

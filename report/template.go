@@ -28,6 +28,7 @@ const pageHTML = `<!DOCTYPE html>
 {{if .Start}}<span>started {{.Start}}</span><span>duration {{.Duration}}</span>{{end}}
 <span>target {{.R.Target.Kind}}{{if .R.Target.KubernetesVersion}} (Kubernetes {{.R.Target.KubernetesVersion}}){{end}}</span>
 <span>mesh {{if .R.Mesh}}{{.R.Mesh}}{{else}}none{{end}}</span>
+{{if .ExtraArgs}}<span>extra control-plane arguments <code>{{.ExtraArgs}}</code></span>{{end}}
 {{if .R.Seed}}<span>seed {{.R.Seed}}</span>{{end}}
 </div>
 

@@ -58,6 +58,9 @@ type Target struct {
 	Kind              string `json:"kind"` // "local", "kubeconfig" or "in-cluster"
 	Server            string `json:"server"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	// ExtraArgs are the arguments each local control-plane component was
+	// started with beyond churn's own, by component; empty when none.
+	ExtraArgs map[string][]string `json:"extraArgs,omitempty"`
 }
 
 // Phase is one named phase with its wall-clock bounds.

@@ -1,10 +1,14 @@
 package runner
 
 import (
+	"fmt"
 	"sync"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/observers"
+	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
 )
 
@@ -81,4 +85,28 @@ func (c *controlPlane) Events() <-chan observers.ProcessEvent {
 		}()
 	})
 	return c.events
+}
+
+// ValidateControlPlaneArgs checks the profile's extra control-plane
+// arguments (controlPlane.extraArgs, with --apiserver-args and
+// --component-args merged in): none of them may be a flag churn sets
+// itself, and they need a local control plane, since a --kubeconfig or
+// --in-cluster target runs with the flags its owner gave it.
+func ValidateControlPlaneArgs(o Options) error {
+	args := o.Profile.ControlPlane.ExtraArgs
+	if len(args) == 0 {
+		return nil
+	}
+	if o.Kubeconfig != "" || o.InCluster {
+		target := "--in-cluster"
+		if o.Kubeconfig != "" {
+			target = "--kubeconfig " + o.Kubeconfig
+		}
+		return fmt.Errorf("extra control-plane arguments (%s) apply to the local control plane churn starts; %s runs with the flags its owner gave it: drop --apiserver-args, --component-args and the profile's controlPlane.extraArgs, or run locally",
+			report.ExtraArgsText(args), target)
+	}
+	if errs := local.ValidateExtraArgs(args, field.NewPath("controlPlane", "extraArgs")); len(errs) > 0 {
+		return fmt.Errorf("profile %s: %w", o.Profile.Name, errs.ToAggregate())
+	}
+	return nil
 }

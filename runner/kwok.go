@@ -43,7 +43,7 @@ func ValidateTarget(o Options) error {
 	default:
 		return fmt.Errorf("--kwok %q: want %s or %s", o.KWOK, KWOKExternal, KWOKInstall)
 	}
-	return nil
+	return ValidateControlPlaneArgs(o)
 }
 
 // remoteTarget resolves --in-cluster or --kubeconfig and enforces the

@@ -20,6 +20,7 @@ import (
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
 	"github.com/churn-dev/churn/selfmetrics"
 	"github.com/churn-dev/churn/target"
@@ -226,6 +227,7 @@ func (r *run) resolveTarget(ctx context.Context) error {
 			DisableCPUPriority:        r.opts.DisableCPUPriority,
 			// Spread scoring costs O(pods) per pod scheduled; see local.Options.
 			SchedulerWithoutDefaultSpread: r.setupOnly,
+			ExtraArgs:                     r.opts.Profile.ControlPlane.ExtraArgs,
 		})
 		if err != nil {
 			return fmt.Errorf("start local control plane: %w", err)
@@ -243,6 +245,9 @@ func (r *run) resolveTarget(ctx context.Context) error {
 	}
 	r.client, r.clientConfig = client, cfg
 	r.res.Target = results.Target{Kind: r.target.Kind, Server: r.target.Server}
+	if r.cluster != nil {
+		r.res.Target.ExtraArgs = r.cluster.ExtraArgs()
+	}
 	if v, err := client.Discovery().ServerVersion(); err == nil {
 		r.res.Target.KubernetesVersion = v.GitVersion
 	} else {
@@ -279,6 +284,9 @@ func (r *run) printPlan() {
 	fmt.Fprintf(r.progress(), "  %s: %d fake nodes, %d namespaces, %d deployments and services, %d pods; mesh %s; churn %s\n",
 		what, p.Nodes.Count, p.Workload.Namespaces, p.Deployments(), p.TargetPods(), meshName(p), p.Churn.Duration.Duration)
 	fmt.Fprintf(r.progress(), "  everything carries label %s\n", churn.RunSelector(r.labelID))
+	if a := r.res.Target.ExtraArgs; len(a) > 0 {
+		fmt.Fprintf(r.progress(), "  extra control-plane arguments: %s\n", report.ExtraArgsText(a))
+	}
 	r.printKWOKPlan()
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -152,6 +153,21 @@ func (c *Cluster) Signal(name string, sig syscall.Signal) error {
 		return fmt.Errorf("signalling %s (pid %d): %w", name, pr.pid, err)
 	}
 	return nil
+}
+
+// ExtraArgs are the arguments each component was started with beyond
+// churn's own (Options.ExtraArgs), nil when there are none.
+func (c *Cluster) ExtraArgs() map[string][]string {
+	var out map[string][]string
+	for comp, args := range c.opts.ExtraArgs {
+		if len(args) > 0 {
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[comp] = slices.Clone(args)
+		}
+	}
+	return out
 }
 
 // CPUPriority says how the system under test was given CPU before kwok,

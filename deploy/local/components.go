@@ -40,6 +40,17 @@ func url(scheme string, port int, path string) string {
 
 // buildComponents returns the five components in start order.
 func buildComponents(o Options, p paths, ports Ports, bins map[string]string) []component {
+	comps := churnComponents(o, p, ports, bins)
+	for i := range comps {
+		// After churn's own, so the command line reads churn's then the
+		// user's; CheckExtraArg keeps the two sets apart.
+		comps[i].args = append(comps[i].args, o.ExtraArgs[comps[i].name]...)
+	}
+	return comps
+}
+
+// churnComponents are the components with churn's own arguments only.
+func churnComponents(o Options, p paths, ports Ports, bins map[string]string) []component {
 	pki := p.pkiFile
 	apiServer := url("https", ports.APIServer, "")
 	// Components that serve HTTPS delegate authentication and authorization

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Process names, in start order. They name log files, state entries and
@@ -102,6 +103,11 @@ type Options struct {
 	// before kwok: cgroup cpu.shares (v1) or cpu.weight (v2), else nice;
 	// see cpupriority.go.
 	DisableCPUPriority bool
+	// ExtraArgs are arguments appended to a component's command line after
+	// churn's own, by component name (ExtraArgComponents): the way to try a
+	// tuning flag, or plant a regression, on the control plane under test.
+	// Flags churn sets itself are refused (CheckExtraArg).
+	ExtraArgs map[string][]string
 }
 
 // Ports are the loopback ports of the control plane.
@@ -144,6 +150,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.APIServerMemoryLimitBytes < 0 {
 		return o, fmt.Errorf("APIServerMemoryLimitBytes must not be negative, got %d", o.APIServerMemoryLimitBytes)
+	}
+	if errs := ValidateExtraArgs(o.ExtraArgs, field.NewPath("ExtraArgs")); len(errs) > 0 {
+		return o, fmt.Errorf("extra control-plane arguments: %w", errs.ToAggregate())
 	}
 	if err := o.Audit.resolve(); err != nil {
 		return o, err
