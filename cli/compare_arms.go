@@ -29,6 +29,11 @@ type armsFlags struct {
 	binDir      string
 	// fromSnapshot warm-starts every arm from this saved setup.
 	fromSnapshot string
+	// repeat runs every arm this many times, interleaved; junit is the
+	// JUnit XML file to write.
+	repeat    int
+	junit     string
+	tolerance float64
 }
 
 // armSpec is one arm before it runs.
@@ -39,6 +44,8 @@ type armSpec struct {
 	// fromSnapshot is the snapshot the arm warm-starts from, checked
 	// against its profile and binaries; "" for a full setup.
 	fromSnapshot string
+	// repeat is the arm's run number with --repeat (1-based), else 0.
+	repeat int
 }
 
 // planArms turns the flags into arms: one per mesh, or one per Kubernetes
@@ -161,6 +168,9 @@ func nonEmpty(in []string) []string {
 // writes the side-by-side comparison. A failed arm keeps its column and the
 // next arm still runs; an interrupt stops after writing what ran.
 func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
+	if err := checkRepeat(a.repeat); err != nil {
+		return err
+	}
 	specs, slos, err := a.planArms(cmd)
 	if err != nil {
 		return err
@@ -187,12 +197,13 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 
 	var arms []report.Arm
 	var interrupted error
-	for i, s := range specs {
-		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(specs), s.name)
-		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.name)}
+	runs := interleave(specs, a.repeat)
+	for i, s := range runs {
+		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(runs), s.label())
+		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.dirName())}
 		clusterDir := ""
 		if a.clusterDir != "" {
-			clusterDir = filepath.Join(a.clusterDir, s.name)
+			clusterDir = filepath.Join(a.clusterDir, s.dirName())
 		}
 		outcome, runErr := runner.Run(cmd.Context(), runner.Options{
 			Profile: s.profile, OutDir: arm.Dir, SLOOverrides: slos, ClusterDir: clusterDir,
@@ -214,7 +225,13 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 		}
 	}
 
+	if a.repeat > 1 {
+		return reportRepeatedArms(cmd, a, dir, len(specs), arms, interrupted)
+	}
 	c := report.CompareArms(arms)
+	if err := writeArmsJUnit(a.junit, arms, nil); err != nil {
+		return err
+	}
 	fmt.Fprintln(out)
 	if err := report.WriteArms(out, c); err != nil {
 		return err
@@ -271,5 +288,7 @@ func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
 	f.StringVar(&a.out, "out", "", "with --profile: directory for the arms' results and the comparison (default churn-results/compare-<id>)")
 	f.StringVar(&a.clusterDir, "dir", "", "with --profile: parent directory of the arms' local clusters, one sub-directory per arm (default .churn/runs/<run-id> each)")
 	f.StringVar(&a.binDir, "bin-dir", defaultBinDir, "with --profile: directory with the control-plane binaries")
+	f.IntVar(&a.repeat, "repeat", 1, "with --profile: run every arm this many times, interleaved (arm1 #1, arm2 #1, arm1 #2, ...) so machine drift hits every arm alike; each arm is then judged against the first by its statistics (at least 4 to detect a change)")
+	f.StringVar(&a.junit, "junit", "", "also write the verdicts as JUnit XML to this file: a test suite per run or comparison, a test case per SLO and per judged figure")
 	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), checked against every arm before the first starts")
 }
