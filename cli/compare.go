@@ -34,6 +34,18 @@ base by more than --max-regression and by more than its noise floor;
 Comparisons are only meaningful on identical churn: runs with another
 profile, seed or churn plan are compared, with a warning.
 
+With several runs per side (--base DIR... --candidate DIR..., globs
+expanded, e.g. from churn run --repeat): each figure's sides are their
+medians with their noise (95% confidence interval, or the range below 6
+runs), and a figure regresses only when the change is significant
+(Mann-Whitney U, p <= 0.05) and beyond --max-regression and its noise
+floor; otherwise it is "no significant change", with the reason (too few
+samples: 4 runs per side are needed to detect a change; too noisy; ...).
+An SLO breaches on a side when its median does. With one run on a side no
+significance can be judged, and the single-run rule above applies,
+labelled as such. --format markdown writes a pull-request comment;
+--junit FILE writes JUnit XML (a test case per SLO and judged figure).
+
 With --profile: run arms side by side, each on a fresh local control plane
 with the same profile and seed (so the same churn sequence), changing one
 thing per arm: the mesh (--mesh istio-ambient,cilium) or the Kubernetes
@@ -48,6 +60,11 @@ in plain words.
 (churn snapshot save); the snapshot is checked against every arm before
 the first starts: it must exist, hold this profile's setup and match the
 binaries (and every --kubernetes-version) the arms would run.
+
+--repeat N runs every arm N times, interleaved (arm1 #1, arm2 #1, arm1 #2,
+...) so drift in the machine hits every arm alike, and judges each arm
+against the first by the statistics of their runs; each arm's verdict is
+then its runs' combined one (an SLO breaches when its median does).
 
 Exit status of the arms: 130 when interrupted; else 1 when an arm could not
 run; else 2 when an arm that was not inconclusive breached an SLO; else 3
