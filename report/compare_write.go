@@ -183,6 +183,9 @@ func verdictCell(r Row) string {
 		return "-"
 	case r.Regressed:
 		return "REGRESSED"
+	case r.Stats.Verdict == stats.NoChange && r.Stats.Fallback:
+		// The rule line says why: one run per side.
+		return "~"
 	case r.Stats.Verdict == stats.NoChange:
 		return "~ " + r.Stats.Reason
 	}
