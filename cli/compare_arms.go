@@ -31,6 +31,11 @@ type armsFlags struct {
 	fromSnapshot string
 	// apiServerArms are the --apiserver-args values, one arm each.
 	apiServerArms []string
+	// repeat runs every arm this many times, interleaved; junit is the
+	// JUnit XML file to write.
+	repeat    int
+	junit     string
+	tolerance float64
 }
 
 // armSpec is one arm before it runs.
@@ -44,6 +49,8 @@ type armSpec struct {
 	// dir names the arm's results and cluster directories: its name, or
 	// for an arm of arguments a form of it safe as a file name.
 	dir string
+	// repeat is the arm's run number with --repeat (1-based), else 0.
+	repeat int
 }
 
 // planArms turns the flags into arms: one per mesh, one per Kubernetes
@@ -60,7 +67,7 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		return nil, nil, fmt.Errorf("--apiserver-args arms with --mesh %s or --kubernetes-version %s: vary one thing per comparison; give a single mesh and release with the argument arms",
 			strings.Join(meshes, ","), strings.Join(versions, ","))
 	case len(argArms) == 1:
-		return nil, nil, fmt.Errorf("--apiserver-args %q is one arm: give the flag once per arm, e.g. --apiserver-args default --apiserver-args=%s", a.apiServerArms[0], orDefault(argArms[0].label))
+		return nil, nil, fmt.Errorf("--apiserver-args %q is one arm: give the flag once per arm, e.g. --apiserver-args default --apiserver-args=%s", a.apiServerArms[0], orDefault(argArms[0].label, defaultArm))
 	case len(meshes) > 1 && len(versions) > 1:
 		return nil, nil, fmt.Errorf("--mesh %s and --kubernetes-version %s: vary one of them per comparison, not both",
 			strings.Join(meshes, ","), strings.Join(versions, ","))
@@ -122,7 +129,7 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		}
 	}
 	for _, arm := range argArms {
-		if err := add(orDefault(arm.label), mesh, k8s, arm.args); err != nil {
+		if err := add(orDefault(arm.label, defaultArm), mesh, k8s, arm.args); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -166,12 +173,6 @@ func parseArgArms(values []string) ([]argArm, error) {
 	return arms, nil
 }
 
-func orDefault(label string) string {
-	if label == "" {
-		return defaultArm
-	}
-	return label
-}
 
 // armDir is a directory name for the arm named name: the name itself when
 // it is a plain word (a mesh, a release), else its flags without their
@@ -260,6 +261,9 @@ func nonEmpty(in []string) []string {
 // writes the side-by-side comparison. A failed arm keeps its column and the
 // next arm still runs; an interrupt stops after writing what ran.
 func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
+	if err := checkRepeat(a.repeat); err != nil {
+		return err
+	}
 	specs, slos, err := a.planArms(cmd)
 	if err != nil {
 		return err
@@ -286,12 +290,13 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 
 	var arms []report.Arm
 	var interrupted error
-	for i, s := range specs {
-		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(specs), s.name)
-		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.dir)}
+	runs := interleave(specs, a.repeat)
+	for i, s := range runs {
+		fmt.Fprintf(out, "\n=== arm %d/%d: %s ===\n", i+1, len(runs), s.label())
+		arm := report.Arm{Name: s.name, Dir: filepath.Join(dir, s.dirName())}
 		clusterDir := ""
 		if a.clusterDir != "" {
-			clusterDir = filepath.Join(a.clusterDir, s.dir)
+			clusterDir = filepath.Join(a.clusterDir, s.dirName())
 		}
 		outcome, runErr := runner.Run(cmd.Context(), runner.Options{
 			Profile: s.profile, OutDir: arm.Dir, SLOOverrides: slos, ClusterDir: clusterDir,
@@ -313,7 +318,13 @@ func runArms(cmd *cobra.Command, a *armsFlags, logger *zap.Logger) error {
 		}
 	}
 
+	if a.repeat > 1 {
+		return reportRepeatedArms(cmd, a, dir, len(specs), arms, interrupted)
+	}
 	c := report.CompareArms(arms)
+	if err := writeArmsJUnit(a.junit, arms, nil); err != nil {
+		return err
+	}
 	fmt.Fprintln(out)
 	if err := report.WriteArms(out, c); err != nil {
 		return err
@@ -371,5 +382,7 @@ func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
 	f.StringVar(&a.clusterDir, "dir", "", "with --profile: parent directory of the arms' local clusters, one sub-directory per arm (default .churn/runs/<run-id> each)")
 	f.StringVar(&a.binDir, "bin-dir", defaultBinDir, "with --profile: directory with the control-plane binaries")
 	f.StringArrayVar(&a.apiServerArms, "apiserver-args", nil, "with --profile: one arm per occurrence, its extra kube-apiserver arguments comma separated as for churn run (a comma starts a new argument only before --); default (or \"\") is the arm with the profile's arguments only, e.g. --apiserver-args default --apiserver-args=--max-mutating-requests-inflight=10")
+	f.IntVar(&a.repeat, "repeat", 1, "with --profile: run every arm this many times, interleaved (arm1 #1, arm2 #1, arm1 #2, ...) so machine drift hits every arm alike; each arm is then judged against the first by its statistics (at least 4 to detect a change)")
+	f.StringVar(&a.junit, "junit", "", "also write the verdicts as JUnit XML to this file: a test suite per run or comparison, a test case per SLO and per judged figure")
 	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), checked against every arm before the first starts")
 }

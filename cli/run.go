@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/churn-dev/churn/agents"
+	"github.com/churn-dev/churn/junit"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/report"
@@ -36,7 +38,20 @@ server is not loopback, churn refuses unless --allow-remote is given.
 
 Ctrl-C tears down and exits 130; a second Ctrl-C exits at once.
 
-Exit status:
+--repeat N runs the profile N times in sequence, each with its own results
+directory under --out (OUT/1 ... OUT/N), then prints the combined verdict
+(repeats.json under --out): per SLO the median across the runs, its noise
+and how many runs breached. The runs whose simulator fell behind are left
+out; when most did, the verdict is inconclusive. A run that fails stops
+the sequence.
+
+--junit FILE writes the verdict as JUnit XML for CI: a test case per SLO;
+a breach is a failure ("measured X > threshold Y"), an SLO without data is
+skipped; in an inconclusive run every SLO is skipped with the reason and
+each simulator check that fell behind is an error.
+
+Exit status (with --repeat: of the combined verdict, where an SLO breaches
+when its median does, and inconclusive means most runs were):
   0    every SLO held
   1    churn itself failed (setup, bad input, an observer broke)
   2    an SLO was breached (the gate)
@@ -56,6 +71,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		// cpuPriority is --cpu-priority.
 		cpuPriority bool
 		extra       extraArgsFlags
+		repeat      int
+		junitPath   string
 	)
 	cmd := &cobra.Command{
 		Use:   "run --profile NAME|FILE",
@@ -66,7 +83,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
   churn run --profile 10k-pods --seed 7 --slo mutating-p99=500ms
   churn run --profile 1k-pods --fault etcd-kill@3m
   churn run --profile 1k-pods --apiserver-args=--max-mutating-requests-inflight=50
-  churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods`,
+  churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods
+  churn run --profile smoke --repeat 5 --junit churn.xml`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var meshOverride *string
@@ -134,14 +152,25 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if opts.ClusterDir == "" && opts.Keep {
 				opts.ClusterDir = defaultClusterDir
 			}
+			if err := checkRepeat(repeat); err != nil {
+				return err
+			}
 			if opts.Kubeconfig == "" && !opts.InCluster {
 				gcDeadRuns(cmd.Context(), cmd.OutOrStdout(), logger)
+			}
+			if repeat > 1 {
+				return runRepeated(cmd, opts, repeat, junitPath)
 			}
 			outcome, runErr := runner.Run(cmd.Context(), opts)
 			if outcome != nil && outcome.Result != nil {
 				fmt.Fprintln(cmd.OutOrStdout())
 				if err := report.Summary(cmd.OutOrStdout(), outcome.Result, outcome.ReportPath); err != nil {
 					logger.Warn("print summary", zap.Error(err))
+				}
+				if junitPath != "" {
+					if err := junit.Write(junitPath, junit.FromRun(outcome.Result)); err != nil {
+						return errors.Join(runErr, fmt.Errorf("--junit %s: %w", junitPath, err))
+					}
 				}
 			}
 			if runErr != nil {
@@ -180,6 +209,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
 	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice); --cpu-priority=false leaves every process at churn's priority")
+	f.IntVar(&repeat, "repeat", 1, "run the profile this many times in sequence, each with its own results under --out (OUT/1, OUT/2, ...), then judge every SLO by its median across the runs")
+	f.StringVar(&junitPath, "junit", "", "also write the verdict as JUnit XML to this file: a test suite per run (and one for the median of repeated runs), a test case per SLO")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve churn's own Prometheus metrics on this loopback address, e.g. "+selfmetrics.DefaultAddr+" (off when empty)")
 	return cmd
 }

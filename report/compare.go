@@ -3,18 +3,20 @@ package report
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/results"
+	"github.com/churn-dev/churn/stats"
 )
 
 // Directions in which a figure improves. Informational figures are shown
 // but never gate: more mesh events, say, is neither better nor worse.
 const (
-	LowerIsBetter  = "lower"
-	HigherIsBetter = "higher"
+	LowerIsBetter  = stats.Lower
+	HigherIsBetter = stats.Higher
 	Informational  = ""
 )
 
@@ -63,6 +65,9 @@ type Row struct {
 	// Floor is the noise floor in Unit: a smaller change never regresses.
 	Floor     float64 `json:"floor,omitempty"`
 	Regressed bool    `json:"regressed"`
+	// Stats is how the change was judged: each side's median, confidence
+	// interval and noise, the p-value, the verdict and its reason.
+	Stats *stats.Judgement `json:"stats,omitempty"`
 }
 
 // SLORow is one SLO of the two runs side by side. Its Row is the SLO's
@@ -79,6 +84,12 @@ type SLORow struct {
 	// the run has no such SLO.
 	BaseStatus      string `json:"baseStatus"`
 	CandidateStatus string `json:"candidateStatus"`
+	// With several runs on a side: how many breached the SLO and how many
+	// measured it. The status is then the median's.
+	BaseBreaches      int `json:"baseBreaches,omitempty"`
+	BaseJudged        int `json:"baseJudged,omitempty"`
+	CandidateBreaches int `json:"candidateBreaches,omitempty"`
+	CandidateJudged   int `json:"candidateJudged,omitempty"`
 }
 
 // RunInfo identifies one side of a comparison.
@@ -101,6 +112,11 @@ type RunInfo struct {
 	Settle string `json:"settle,omitempty"`
 	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
 	ExtraArgs string `json:"extraArgs,omitempty"`
+	// Runs and RunIDs are set when the side has several runs; the fields
+	// above are then the first run's, except the verdict's, which are the
+	// majority's.
+	Runs   int      `json:"runs,omitempty"`
+	RunIDs []string `json:"runIDs,omitempty"`
 }
 
 // Comparison is a candidate run held against a base run: the pre-upgrade
@@ -111,6 +127,9 @@ type Comparison struct {
 	Candidate RunInfo `json:"candidate"`
 	// Tolerance is the allowed relative worsening, 0.1 for 10%.
 	Tolerance float64 `json:"tolerance"`
+	// Statistics is set when both sides have several runs, so changes
+	// are judged by their significance; else the single-run rule applies.
+	Statistics bool `json:"statistics"`
 	// Warnings say why the comparison may not be like for like.
 	Warnings []string `json:"warnings,omitempty"`
 	SLOs     []SLORow `json:"slos"`
@@ -150,21 +169,35 @@ func (c Comparison) Passed() bool { return len(c.Breached) == 0 && len(c.Regress
 // is then "inconclusive" whatever the figures say.
 func (c Comparison) Inconclusive() bool { return c.Candidate.Inconclusive }
 
-// Compare holds cand against base with tolerance tol (0.1 for 10%).
+// Compare holds cand against base with tolerance tol (0.1 for 10%): one
+// run per side, judged by the single-run rule.
 func Compare(base, cand *results.Result, tol float64) Comparison {
+	return CompareRuns([]*results.Result{base}, []*results.Result{cand}, tol)
+}
+
+// CompareRuns holds the candidate's runs against the base's. Each figure's
+// sides are the medians of their runs; package stats judges the change
+// (significance with several runs per side, the single-run rule with one).
+// A side is inconclusive when most of its runs were; otherwise its
+// inconclusive runs are left out of its figures. Both slices must be
+// non-empty.
+func CompareRuns(base, cand []*results.Result, tol float64) Comparison {
 	c := Comparison{
-		Base: runInfo(base), Candidate: runInfo(cand), Tolerance: tol,
-		Warnings: planWarnings(base, cand),
-		SLOs:     compareSLOs(base.SLOs, cand.SLOs, tol),
-		Figures:  compareFigures(base, cand, tol),
-		Install:  compareInstall(base, cand),
-		Validity: compareValidity(base.Validity, cand.Validity),
+		Base: sideInfo(base), Candidate: sideInfo(cand), Tolerance: tol,
+		Warnings: planWarnings(base[0], cand[0]),
+		Install:  compareInstall(base[0], cand[0]),
+		Validity: compareValidity(base[0].Validity, cand[0].Validity),
 	}
-	if base.Verdict.Inconclusive {
+	base = c.trusted("base", base, &c.Base)
+	cand = c.trusted("candidate", cand, &c.Candidate)
+	c.Statistics = len(base) > 1 && len(cand) > 1
+	c.SLOs = compareSLOs(base, cand, tol)
+	c.Figures = compareFigures(base, cand, tol)
+	if c.Base.Inconclusive {
 		// The gate judges the candidate; a base that fell behind still
 		// skews every change measured against it.
 		c.Warnings = append(c.Warnings, fmt.Sprintf("the base run was inconclusive (the simulator fell behind: %s): changes against it are not the API server's alone",
-			strings.Join(base.Verdict.Behind, ", ")))
+			strings.Join(c.Base.Behind, ", ")))
 	}
 	for _, s := range c.SLOs {
 		if s.CandidateStatus == results.SLOBreached {
@@ -182,6 +215,29 @@ func Compare(base, cand *results.Result, tol float64) Comparison {
 	return c
 }
 
+// trusted is the runs of a side whose figures count: all of them when the
+// side is inconclusive (its verdict is then inconclusive anyway) or none
+// fell behind, else those that kept up, with a warning naming the others.
+func (c *Comparison) trusted(side string, rs []*results.Result, info *RunInfo) []*results.Result {
+	if info.Inconclusive || len(rs) == 1 {
+		return rs
+	}
+	var kept []*results.Result
+	var left []string
+	for _, r := range rs {
+		if r.Verdict.Inconclusive {
+			left = append(left, r.RunID)
+			continue
+		}
+		kept = append(kept, r)
+	}
+	if len(left) > 0 {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("%s: left out %d inconclusive run(s) (the simulator fell behind): %s",
+			side, len(left), strings.Join(left, ", ")))
+	}
+	return kept
+}
+
 func runInfo(r *results.Result) RunInfo {
 	return RunInfo{
 		RunID: r.RunID, Profile: r.Profile.Name, Seed: r.Seed, Mesh: r.Mesh,
@@ -190,6 +246,37 @@ func runInfo(r *results.Result) RunInfo {
 		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
 		ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
 	}
+}
+
+// sideInfo is runInfo for a side of one run or more. With several, the
+// side is inconclusive when most of its runs were, and passed when most
+// of them passed.
+func sideInfo(rs []*results.Result) RunInfo {
+	info := runInfo(rs[0])
+	if len(rs) == 1 {
+		return info
+	}
+	info.Runs = len(rs)
+	info.Behind, info.Notes = nil, nil
+	var inconclusive, passed int
+	for _, r := range rs {
+		info.RunIDs = append(info.RunIDs, r.RunID)
+		if r.Verdict.Inconclusive {
+			inconclusive++
+			for _, b := range r.Verdict.Behind {
+				info.Behind = append(info.Behind, r.RunID+": "+b)
+			}
+		}
+		if r.Verdict.Passed {
+			passed++
+		}
+		for _, n := range r.Verdict.Notes {
+			info.Notes = append(info.Notes, r.RunID+": "+n)
+		}
+	}
+	info.Inconclusive = 2*inconclusive > len(rs)
+	info.Passed = 2*passed > len(rs)
+	return info
 }
 
 // settleSummary is settleText, "" without an install phase.
@@ -202,54 +289,114 @@ func settleSummary(inst *results.Install) string {
 
 // compareSLOs pairs SLOs by name: the candidate's order first, then any the
 // base alone has.
-func compareSLOs(base, cand []results.SLOResult, tol float64) []SLORow {
-	byName := map[string]results.SLOResult{}
-	for _, s := range base {
-		byName[s.Name] = s
-	}
-	var rows []SLORow
+func compareSLOs(base, cand []*results.Result, tol float64) []SLORow {
+	var names []string
 	seen := map[string]bool{}
-	for _, c := range cand {
-		b, ok := byName[c.Name]
-		var bp *results.SLOResult
-		if ok {
-			bp = &b
+	for _, rs := range [][]*results.Result{cand, base} {
+		for _, r := range rs {
+			for _, s := range r.SLOs {
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					names = append(names, s.Name)
+				}
+			}
 		}
-		rows = append(rows, compareSLO(bp, &c, tol))
-		seen[c.Name] = true
 	}
-	for _, b := range base {
-		if !seen[b.Name] {
-			rows = append(rows, compareSLO(&b, nil, tol))
-		}
+	rows := make([]SLORow, 0, len(names))
+	for _, name := range names {
+		rows = append(rows, compareSLO(sloSide(base, name), sloSide(cand, name), tol))
 	}
 	return rows
 }
 
-func compareSLO(b, c *results.SLOResult, tol float64) SLORow {
+// sloSamples is one SLO across the runs of a side.
+type sloSamples struct {
+	// first is the SLO in the first run that has it, nil when none has.
+	first  *results.SLOResult
+	values []float64
+	// breaches counts the runs that breached it; runs is how many runs
+	// the side has.
+	breaches, runs int
+}
+
+func sloSide(rs []*results.Result, name string) sloSamples {
+	s := sloSamples{runs: len(rs)}
+	for _, r := range rs {
+		for i := range r.SLOs {
+			slo := r.SLOs[i]
+			if slo.Name != name {
+				continue
+			}
+			if s.first == nil {
+				s.first = &slo
+			}
+			if v := sloValue(slo); v != nil {
+				s.values = append(s.values, *v)
+			}
+			if sloStatus(slo) == results.SLOBreached {
+				s.breaches++
+			}
+		}
+	}
+	return s
+}
+
+// status is the first run's status with one run. With several it is the
+// median's against the limit, the rule churn run --repeat judges by, or
+// the first run's status (skipped, disabled) when no run measured it.
+func (s sloSamples) status() string {
+	switch {
+	case s.first == nil:
+		return ""
+	case s.runs == 1 || len(s.values) == 0:
+		return sloStatus(*s.first)
+	case stats.Summarize(s.values).Median > s.first.Limit:
+		return results.SLOBreached
+	}
+	return results.SLOPassed
+}
+
+// measured is the run's own rendering with one run, the median with
+// several.
+func (s sloSamples) measured(unit string) string {
+	switch {
+	case s.first == nil:
+		return ""
+	case s.runs == 1 || len(s.values) == 0:
+		return s.first.Measured
+	}
+	return formatFigure(unit, new(stats.Summarize(s.values).Median))
+}
+
+func compareSLO(b, c sloSamples, tol float64) SLORow {
 	var row SLORow
 	row.Better = LowerIsBetter
-	if b != nil {
-		row.Name, row.Unit, row.Threshold = b.Name, b.Unit, b.Threshold
-		row.BaseMeasured, row.BaseStatus = b.Measured, sloStatus(*b)
-		row.Base = sloValue(*b)
+	if b.first != nil {
+		row.Name, row.Unit, row.Threshold = b.first.Name, b.first.Unit, b.first.Threshold
+		row.BaseStatus = b.status()
 	}
-	if c != nil {
-		row.Name, row.Threshold = c.Name, c.Threshold
-		if c.Unit != "" {
-			row.Unit = c.Unit
+	if c.first != nil {
+		row.Name, row.Threshold = c.first.Name, c.first.Threshold
+		if c.first.Unit != "" {
+			row.Unit = c.first.Unit
 		}
-		row.CandidateMeasured, row.CandidateStatus = c.Measured, sloStatus(*c)
-		row.Candidate = sloValue(*c)
-		if b != nil && b.Threshold != c.Threshold {
-			row.BaseThreshold = b.Threshold
+		row.CandidateStatus = c.status()
+		if b.first != nil && b.first.Threshold != c.first.Threshold {
+			row.BaseThreshold = b.first.Threshold
 		}
 	}
 	if row.Unit == "" {
 		row.Unit = observers.UnitSeconds
 	}
+	row.BaseMeasured, row.CandidateMeasured = b.measured(row.Unit), c.measured(row.Unit)
+	if b.runs > 1 {
+		row.BaseBreaches, row.BaseJudged = b.breaches, len(b.values)
+	}
+	if c.runs > 1 {
+		row.CandidateBreaches, row.CandidateJudged = c.breaches, len(c.values)
+	}
 	row.Floor = sloFloor(row.Name, row.Unit)
-	row.judge(tol)
+	row.judge(b.values, c.values, tol)
 	return row
 }
 
@@ -284,26 +431,21 @@ func sloFloor(name, unit string) float64 {
 	return FloorLatency
 }
 
-// judge fills Change and Regressed. A base of 0 gives no relative scale,
+// judge sets the sides to the medians of their values and lets package
+// stats fill Change and Regressed. A base of 0 gives no relative scale,
 // so it never regresses here; the candidate's SLOs still gate it.
-func (r *Row) judge(tol float64) {
-	if r.Base == nil || r.Candidate == nil {
+func (r *Row) judge(base, cand []float64, tol float64) {
+	if len(base) > 0 {
+		r.Base = new(stats.Summarize(base).Median)
+	}
+	if len(cand) > 0 {
+		r.Candidate = new(stats.Summarize(cand).Median)
+	}
+	if len(base) == 0 || len(cand) == 0 {
 		return
 	}
-	b, c := *r.Base, *r.Candidate
-	if b == 0 {
-		if c == 0 {
-			r.Change = new(0.0)
-		}
-		return
-	}
-	r.Change = new((c - b) / b)
-	switch r.Better {
-	case LowerIsBetter:
-		r.Regressed = c > b*(1+tol) && c-b > r.Floor
-	case HigherIsBetter:
-		r.Regressed = c < b*(1-tol) && b-c > r.Floor
-	}
+	j := stats.Judge(base, cand, stats.Rule{Better: r.Better, Tolerance: tol, Floor: r.Floor})
+	r.Change, r.Regressed, r.Stats = j.Change, j.Regressed, &j
 }
 
 // figure is a key figure outside the SLO table and how to read it.
@@ -317,6 +459,7 @@ var figures = []figure{
 	{"kube-apiserver CPU", unitCPUSeconds, LowerIsBetter, FloorCPU, processFigure(apiServerProcess, cpuSeconds)},
 	{"kube-apiserver peak RSS", observers.UnitBytes, LowerIsBetter, FloorRSS, processFigure(apiServerProcess, peakRSS)},
 	{"churn CPU", unitCPUSeconds, LowerIsBetter, FloorCPU, processFigure(observers.TesterProcess, cpuSeconds)},
+	{"429 responses, churn phase", observers.UnitCount, LowerIsBetter, FloorMeshCount, apiFigure(func(s *observers.APIServerSummary) float64 { return s.Requests429 })},
 	{"churn actions succeeded", observers.UnitCount, HigherIsBetter, FloorActions, churnFigure(func(c *results.ChurnSummary) float64 { return float64(c.Succeeded) })},
 	{"churn action lag p99", observers.UnitSeconds, LowerIsBetter, FloorLatency, churnFigure(func(c *results.ChurnSummary) float64 { return c.LagP99Seconds })},
 	{"churn action latency p99", observers.UnitSeconds, LowerIsBetter, FloorLatency, churnFigure(func(c *results.ChurnSummary) float64 { return c.LatencyP99Seconds })},
@@ -325,26 +468,72 @@ var figures = []figure{
 	{"mesh 429s", observers.UnitCount, LowerIsBetter, FloorMeshCount, meshFigure(func(c results.ComponentSummary) int64 { return c.Throttled429 })},
 }
 
-// compareFigures lists each key figure at least one run measured.
-func compareFigures(base, cand *results.Result, tol float64) []Row {
+// compareFigures lists each key figure at least one run measured, and
+// with several runs per side each request key's p99.
+func compareFigures(base, cand []*results.Result, tol float64) []Row {
+	figs := figures
+	if len(base) > 1 && len(cand) > 1 {
+		figs = append(slices.Clone(figures), keyFigures(base, cand)...)
+	}
 	var rows []Row
-	for _, f := range figures {
-		b, bok := f.get(base)
-		c, cok := f.get(cand)
-		if !bok && !cok {
+	for _, f := range figs {
+		b, c := figureValues(base, f), figureValues(cand, f)
+		if len(b) == 0 && len(c) == 0 {
 			continue
 		}
 		row := Row{Name: f.name, Unit: f.unit, Better: f.better, Floor: f.floor}
-		if bok {
-			row.Base = new(b)
-		}
-		if cok {
-			row.Candidate = new(c)
-		}
-		row.judge(tol)
+		row.judge(b, c, tol)
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+func figureValues(rs []*results.Result, f figure) []float64 {
+	var vs []float64
+	for _, r := range rs {
+		if v, ok := f.get(r); ok {
+			vs = append(vs, v)
+		}
+	}
+	return vs
+}
+
+// keyFigures is a figure per request key any run measured: its p99 in its
+// worst window. Only with several runs per side: one run's per-key p99 is
+// mostly noise, which the single-run rule cannot tell from a regression.
+func keyFigures(base, cand []*results.Result) []figure {
+	var keys []string
+	seen := map[string]bool{}
+	for _, r := range slices.Concat(base, cand) {
+		s, ok := apiSummary(r)
+		if !ok {
+			continue
+		}
+		for _, k := range s.Keys {
+			if name := k.RequestKey.String(); !seen[name] {
+				seen[name] = true
+				keys = append(keys, name)
+			}
+		}
+	}
+	slices.Sort(keys)
+	figs := make([]figure, 0, len(keys))
+	for _, key := range keys {
+		figs = append(figs, figure{"p99 " + key, observers.UnitSeconds, LowerIsBetter, FloorLatency,
+			func(r *results.Result) (float64, bool) {
+				s, ok := apiSummary(r)
+				if !ok {
+					return 0, false
+				}
+				for _, k := range s.Keys {
+					if k.RequestKey.String() == key {
+						return k.P99, true
+					}
+				}
+				return 0, false
+			}})
+	}
+	return figs
 }
 
 func cpuSeconds(p results.ProcessUsage) float64 { return p.CPUSeconds }

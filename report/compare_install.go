@@ -67,14 +67,16 @@ func compareInstall(base, cand *results.Result) []Row {
 			continue
 		}
 		row := Row{Name: f.name, Unit: f.unit, Better: f.better}
+		var bv, cv []float64
 		if bok {
-			row.Base = new(b)
+			bv = []float64{b}
 		}
 		if cok {
-			row.Candidate = new(c)
+			cv = []float64{c}
 		}
 		// Informational: judge fills the change and never regresses.
-		row.judge(0)
+		row.judge(bv, cv, 0)
+		row.Stats = nil
 		rows = append(rows, row)
 	}
 	return rows

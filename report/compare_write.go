@@ -9,6 +9,7 @@ import (
 
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/results"
+	"github.com/churn-dev/churn/stats"
 )
 
 // WriteComparison prints c as text: the two runs and their verdicts, any
@@ -32,35 +33,12 @@ func WriteComparison(w io.Writer, c Comparison) error {
 	}
 	b.WriteString("\n")
 
-	if len(c.SLOs) > 0 {
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SLO\tTHRESHOLD\tBASE\tCANDIDATE\tCHANGE\tBASE STATUS\tCANDIDATE STATUS\t")
-		for _, s := range c.SLOs {
-			threshold := s.Threshold
-			if s.BaseThreshold != "" {
-				threshold = s.BaseThreshold + " -> " + s.Threshold
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, threshold,
-				measuredText(s.BaseMeasured, s.Unit, s.Base), measuredText(s.CandidateMeasured, s.Unit, s.Candidate), formatChange(s.Row),
-				orDash(s.BaseStatus), strings.ToUpper(orDash(s.CandidateStatus)), mark(s.Row))
+	if c.Statistics {
+		if err := writeStatsTables(&b, c); err != nil {
+			return err
 		}
-		if err := tw.Flush(); err != nil {
-			return fmt.Errorf("format SLO comparison: %w", err)
-		}
-		b.WriteString("\n")
-	}
-
-	if len(c.Figures) > 0 {
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FIGURE\tBASE\tCANDIDATE\tCHANGE\tBETTER\t")
-		for _, f := range c.Figures {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, formatFigure(f.Unit, f.Base),
-				formatFigure(f.Unit, f.Candidate), formatChange(f), orDash(f.Better), mark(f))
-		}
-		if err := tw.Flush(); err != nil {
-			return fmt.Errorf("format figure comparison: %w", err)
-		}
-		b.WriteString("\n")
+	} else if err := writeSingleRunTables(&b, c); err != nil {
+		return err
 	}
 
 	if len(c.Validity) > 0 {
@@ -90,16 +68,166 @@ func WriteComparison(w io.Writer, c Comparison) error {
 		b.WriteString(notJudgedNote + "\n\n")
 	}
 
-	fmt.Fprintf(&b, "Tolerance %s. Changes smaller than a noise floor never regress: latency %s, outage %s, "+
-		"error ratio %s, CPU %g CPU s, RSS %s, churn actions %d, mesh counts %d.\n"+
-		"A figure whose base is 0 has no relative change; the candidate's SLOs alone judge it.\n",
-		observers.FormatPercent(c.Tolerance), observers.FormatSeconds(FloorLatency), observers.FormatSeconds(FloorOutage),
-		observers.FormatPercent(FloorErrorRatio), FloorCPU, formatBytes(FloorRSS), FloorActions, FloorMeshCount)
+	b.WriteString(RuleText(c) + "\n")
 	fmt.Fprintf(&b, "Gate: %s\n", GateSummary(c))
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write comparison: %w", err)
 	}
 	return nil
+}
+
+// writeSingleRunTables is the SLO and figure tables of one run per side.
+func writeSingleRunTables(b *strings.Builder, c Comparison) error {
+	if len(c.SLOs) > 0 {
+		tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLO\tTHRESHOLD\tBASE\tCANDIDATE\tCHANGE\tBASE STATUS\tCANDIDATE STATUS\t")
+		for _, s := range c.SLOs {
+			threshold := s.Threshold
+			if s.BaseThreshold != "" {
+				threshold = s.BaseThreshold + " -> " + s.Threshold
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, threshold,
+				measuredText(s.BaseMeasured, s.Unit, s.Base), measuredText(s.CandidateMeasured, s.Unit, s.Candidate), formatChange(s.Row),
+				orDash(s.BaseStatus), strings.ToUpper(orDash(s.CandidateStatus)), mark(s.Row))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format SLO comparison: %w", err)
+		}
+		b.WriteString("\n")
+	}
+
+	if len(c.Figures) > 0 {
+		tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "FIGURE\tBASE\tCANDIDATE\tCHANGE\tBETTER\t")
+		for _, f := range c.Figures {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Name, formatFigure(f.Unit, f.Base),
+				formatFigure(f.Unit, f.Candidate), formatChange(f), orDash(f.Better), mark(f))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format figure comparison: %w", err)
+		}
+		b.WriteString("\n")
+	}
+
+	return nil
+}
+
+// writeStatsTables is the SLO and figure tables of several runs per side:
+// medians with their noise, the change, its p-value and the verdict.
+func writeStatsTables(b *strings.Builder, c Comparison) error {
+	if len(c.SLOs) > 0 {
+		tw := newTable(b)
+		fmt.Fprintln(tw, "SLO\tTHRESHOLD\tBASE\tCANDIDATE\tCHANGE\tP\tBASE STATUS\tCANDIDATE STATUS\tVERDICT\t")
+		for _, s := range c.SLOs {
+			threshold := s.Threshold
+			if s.BaseThreshold != "" {
+				threshold = s.BaseThreshold + " -> " + s.Threshold
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", s.Name, threshold,
+				sideCell(s.Row, true), sideCell(s.Row, false), formatChange(s.Row), pCell(s.Row),
+				runsStatus(s.BaseStatus, s.BaseBreaches, s.BaseJudged), strings.ToUpper(runsStatus(s.CandidateStatus, s.CandidateBreaches, s.CandidateJudged)),
+				verdictCell(s.Row))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format SLO comparison: %w", err)
+		}
+		b.WriteString("\n")
+	}
+	if len(c.Figures) > 0 {
+		tw := newTable(b)
+		fmt.Fprintln(tw, "FIGURE\tBASE\tCANDIDATE\tCHANGE\tP\tBETTER\tVERDICT\t")
+		for _, f := range c.Figures {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", f.Name, sideCell(f, true), sideCell(f, false),
+				formatChange(f), pCell(f), orDash(f.Better), verdictCell(f))
+		}
+		if err := tw.Flush(); err != nil {
+			return fmt.Errorf("format figure comparison: %w", err)
+		}
+		b.WriteString("\n")
+	}
+	return nil
+}
+
+// sideCell is a side's median with its noise, e.g. "120ms ±8% (range)".
+func sideCell(r Row, base bool) string {
+	v, sum := r.Candidate, (*stats.Summary)(nil)
+	if base {
+		v = r.Base
+	}
+	if r.Stats != nil {
+		sum = &r.Stats.Candidate
+		if base {
+			sum = &r.Stats.Base
+		}
+	}
+	text := formatFigure(r.Unit, v)
+	if sum != nil && sum.N > 1 {
+		text += " " + stats.NoiseText(*sum)
+	}
+	return text
+}
+
+// pCell is the p-value, "-" without one.
+func pCell(r Row) string {
+	if r.Stats == nil || r.Stats.P == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.3f", *r.Stats.P)
+}
+
+// verdictCell is REGRESSED, improved or "~" (no significant change) with
+// the reason.
+func verdictCell(r Row) string {
+	switch {
+	case r.Stats == nil:
+		return "-"
+	case r.Regressed:
+		return "REGRESSED"
+	case r.Stats.Verdict == stats.NoChange && r.Stats.Fallback:
+		// The rule line says why: one run per side.
+		return "~"
+	case r.Stats.Verdict == stats.NoChange:
+		return "~ " + r.Stats.Reason
+	}
+	return r.Stats.Verdict
+}
+
+// runsStatus is a side's status with, for several runs, how many of them
+// breached: "passed (1/5 breached)".
+func runsStatus(status string, breaches, judged int) string {
+	if judged == 0 {
+		return orDash(status)
+	}
+	return fmt.Sprintf("%s (%d/%d breached)", status, breaches, judged)
+}
+
+// RuleText says how the comparison judged its figures: by significance
+// with several runs per side, else by the single-run rule, so labelled.
+func RuleText(c Comparison) string {
+	floors := fmt.Sprintf("Changes smaller than a noise floor never regress: latency %s, outage %s, "+
+		"error ratio %s, CPU %g CPU s, RSS %s, churn actions %d, mesh counts %d. "+
+		"A figure whose base is 0 has no relative change; the candidate's SLOs alone judge it.",
+		observers.FormatSeconds(FloorLatency), observers.FormatSeconds(FloorOutage),
+		observers.FormatPercent(FloorErrorRatio), FloorCPU, formatBytes(FloorRSS), FloorActions, FloorMeshCount)
+	if c.Statistics {
+		return fmt.Sprintf("Statistics: %s base runs, %s candidate runs; each side is its median with its noise "+
+			"(the %.0f%% confidence interval, or the range below 6 runs). A figure regresses only when the change is significant "+
+			"(Mann-Whitney U, p <= %g) and worse than the base by more than the tolerance %s; else it is ~ (no significant change) with the reason. "+
+			"Detecting a change takes at least 4 runs per side. An SLO's status on a side is its median's. %s",
+			runCount(c.Base), runCount(c.Candidate), stats.Confidence*100, stats.Alpha, observers.FormatPercent(c.Tolerance), floors)
+	}
+	return fmt.Sprintf("Single-run rule (%s base, %s candidate): no significance can be judged; a figure regresses when worse than the base "+
+		"by more than the tolerance %s. Repeat the runs (churn run --repeat 5, or several --base and --candidate directories) to judge by significance. %s",
+		runsText(c.Base), runsText(c.Candidate), observers.FormatPercent(c.Tolerance), floors)
+}
+
+func runCount(r RunInfo) string { return fmt.Sprint(max(r.Runs, 1)) }
+
+func runsText(r RunInfo) string {
+	if r.Runs > 1 {
+		return fmt.Sprintf("%d runs", r.Runs)
+	}
+	return "1 run"
 }
 
 // WriteComparisonJSON writes c as indented JSON.
@@ -125,7 +253,11 @@ func GateSummary(c Comparison) string {
 		return text
 	}
 	if c.Passed() {
-		return fmt.Sprintf("PASS: the candidate breached no SLO and nothing regressed beyond %s",
+		if c.Statistics {
+			return fmt.Sprintf("PASS: the candidate breached no SLO (by its median) and nothing regressed significantly beyond %s",
+				observers.FormatPercent(c.Tolerance))
+		}
+		return fmt.Sprintf("PASS: the candidate breached no SLO and nothing regressed beyond %s (single-run rule)",
 			observers.FormatPercent(c.Tolerance))
 	}
 	return failText(c)
@@ -142,8 +274,12 @@ func failText(c Comparison) string {
 		for i, r := range c.Regressed {
 			regressed[i] = DescribeChange(r)
 		}
-		parts = append(parts, fmt.Sprintf("regressed beyond %s: %s",
-			observers.FormatPercent(c.Tolerance), strings.Join(regressed, ", ")))
+		how := "regressed beyond"
+		if c.Statistics {
+			how = fmt.Sprintf("regressed significantly (p <= %g) beyond", stats.Alpha)
+		}
+		parts = append(parts, fmt.Sprintf("%s %s: %s",
+			how, observers.FormatPercent(c.Tolerance), strings.Join(regressed, ", ")))
 	}
 	return "FAIL: " + strings.Join(parts, "; ")
 }
@@ -156,6 +292,9 @@ func DescribeChange(r Row) string {
 
 func describeRun(r RunInfo) string {
 	parts := []string{orDash(r.RunID)}
+	if r.Runs > 1 {
+		parts = []string{fmt.Sprintf("%d runs (%s)", r.Runs, strings.Join(r.RunIDs, ", "))}
+	}
 	if r.Profile != "" {
 		parts = append(parts, "profile "+r.Profile)
 	}
