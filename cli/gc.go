@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/snapshot"
 )
 
 // defaultRunsDir holds the cluster directory of each local run.
@@ -63,10 +64,10 @@ func printGC(w io.Writer, dirs []local.GCDir, all bool) {
 		}
 		n++
 		freed += d.Bytes
-		fmt.Fprintf(w, "gc: %s: %s, %s (%s)\n", d.Dir, d.Action, formatBytes(d.Bytes), d.Why)
+		fmt.Fprintf(w, "gc: %s: %s, %s (%s)\n", d.Dir, d.Action, snapshot.FormatBytes(d.Bytes), d.Why)
 	}
 	if n > 0 {
-		fmt.Fprintf(w, "gc: %d run directories, %s\n", n, formatBytes(freed))
+		fmt.Fprintf(w, "gc: %d run directories, %s\n", n, snapshot.FormatBytes(freed))
 	} else if all {
 		fmt.Fprintln(w, "gc: nothing to remove")
 	}
