@@ -336,3 +336,43 @@ func TestIntegrationCompareArms(t *testing.T) {
 		t.Errorf("%s: %v", report.ArmsHTMLFile, err)
 	}
 }
+
+// --fault etcd-kill kills etcd mid-churn and starts it again: the run
+// records the fault and the process events, and still completes.
+func TestIntegrationRunEtcdFault(t *testing.T) {
+	bin := testenv.RequireBinaries(t)
+	dir := t.TempDir()
+	outDir := filepath.Join(dir, "out")
+	code, out := runChurn(t, context.Background(), "run", "--profile", "smoke", "--bin-dir", bin, "--duration", "40s",
+		"--dir", filepath.Join(dir, "cluster"), "--out", outDir, "--fault", "etcd-kill@10s+5s")
+	if code != ExitOK && code != ExitSLOBreached {
+		t.Fatalf("exit %d, want a completed run (0 or 2)", code)
+	}
+	r, err := results.Read(outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Faults) != 1 || r.Faults[0].InjectedAt.IsZero() || r.Faults[0].Error != "" || r.Faults[0].Process != local.Etcd {
+		t.Fatalf("faults = %+v, want etcd killed once", r.Faults)
+	}
+	if r.Availability == nil {
+		t.Fatal("no availability summary")
+	}
+	kinds := map[string]bool{}
+	for _, e := range r.Availability.Events {
+		if e.Name == local.Etcd {
+			kinds[e.Kind] = true
+		}
+	}
+	for _, k := range []string{local.EventFault, local.EventExited, local.EventRestarted} {
+		if !kinds[k] {
+			t.Errorf("no etcd %s event: %+v", k, r.Availability.Events)
+		}
+	}
+	if !strings.Contains(out, "Faults injected:") || !strings.Contains(out, "etcd-kill@10s+5s: killed etcd") {
+		t.Errorf("summary lacks the fault")
+	}
+	if r.Churn == nil || r.Churn.Succeeded == 0 {
+		t.Errorf("churn did not go on after etcd came back: %+v", r.Churn)
+	}
+}
