@@ -371,8 +371,9 @@ func compareJSONList(body []byte, want Fields, run listRun) error {
 }
 
 // FuzzGunzipBody inflates a gzip response body with the klauspost reader
-// churn uses and compares it with compress/gzip: the same bytes, and a
-// failure exactly when the standard library fails.
+// churn uses and compares it with compress/gzip: a failure exactly when
+// the standard library fails, and the same bytes (before a failure, one
+// output a prefix of the other).
 func FuzzGunzipBody(f *testing.F) {
 	var b bytes.Buffer
 	zw := stdgzip.NewWriter(&b)
@@ -414,11 +415,14 @@ func FuzzGunzipBody(f *testing.F) {
 			return
 		}
 		want, werr := io.ReadAll(io.LimitReader(zr, limit))
-		if !bytes.Equal(got, want) {
-			t.Fatalf("inflated %d bytes, compress/gzip %d", len(got), len(want))
-		}
 		if (rerr == nil) != (werr == nil) {
 			t.Fatalf("body: gunzipBody %v, compress/gzip %v", rerr, werr)
+		}
+		// On a corrupt stream the readers may hand out different amounts
+		// of what precedes the damage before failing; what they hand out
+		// must agree.
+		if rerr == nil && !bytes.Equal(got, want) || !bytes.HasPrefix(got, want) && !bytes.HasPrefix(want, got) {
+			t.Fatalf("inflated %d bytes, compress/gzip %d (errors %v, %v)", len(got), len(want), rerr, werr)
 		}
 	})
 }
