@@ -4,6 +4,10 @@
 # the instrumented builds, several minutes the first time), with
 # FUZZ_PARALLEL workers (default 1; the machine is small). Prints, per
 # target, its package, name and the execution count go test reported.
+# That count is what the fuzz worker handed back to go test; on a busy
+# machine a worker that finds no new coverage may hand back nothing until
+# it is stopped, so a target can show a few dozen execs after running
+# thousands (compare with -fuzztime 5000x, which counts exactly).
 # FUZZ_PKGS limits the packages (default: every package with a func Fuzz
 # in a _test.go file). A crasher is written by go
 # test to the package's testdata/fuzz/<target>/ and fails the run; it then
