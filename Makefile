@@ -4,6 +4,8 @@
 #   make run          build what is missing, then run PROFILE (default smoke)
 #   make test         build everything, then run unit and integration tests
 #   make bench        Go benchmarks of the hot paths
+#   make fuzz         every Go fuzz target in turn, FUZZTIME each (default
+#                     45s: about 10 minutes), FUZZ_PARALLEL workers (1)
 #   make bench-ramp   setup pods/s and warm-start time of PROFILE, medians
 #   make istiod       the real istiod (pilot-discovery) for --istiod real
 #   make controlplane K8S_VERSION=v1.36.3
@@ -50,7 +52,7 @@ $(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
 	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 endif
 
-.PHONY: all churn controlplane istiod run test unit bench bench-ramp image vet clean
+.PHONY: all churn controlplane istiod run test unit bench bench-ramp fuzz image vet clean
 
 all: churn controlplane
 
@@ -94,8 +96,9 @@ vet:
 
 # Integration tests need the real binaries; CHURN_REQUIRE_BINARIES makes a
 # missing binary a failure instead of a skip.
+# TEST_FUZZTIME=5s adds a brief run of every fuzz target after the tests.
 test: all
-	CHURN_REQUIRE_BINARIES=1 ./hack/test.sh
+	CHURN_REQUIRE_BINARIES=1 TEST_FUZZTIME=$(TEST_FUZZTIME) ./hack/test.sh
 
 unit:
 	$(GO) test -short ./...
@@ -108,6 +111,15 @@ bench:
 	@mkdir -p $(BIN)
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee $(BIN)/bench.txt
 	$(GO) run ./agents/cmd/meshmem -agents 1000 -max-rss-mb 300
+
+# Native Go fuzzing of the parsers of server bytes and user input (watch
+# streams, skimmers, list pages, gzip, /metrics, profiles, flags), one
+# target after another; see hack/fuzz.sh. Plain `go test` already runs
+# every checked-in seed and crasher as a regression test.
+FUZZTIME      ?= 45s
+FUZZ_PARALLEL ?= 1
+fuzz:
+	FUZZTIME=$(FUZZTIME) FUZZ_PARALLEL=$(FUZZ_PARALLEL) ./hack/fuzz.sh
 
 # PROFILE's setup RUNS times (pods/s over the ramp, setup time), then RUNS
 # warm starts from a snapshot of it; prints the medians.

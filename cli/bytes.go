@@ -15,6 +15,12 @@ func parseBytes(s string) (int64, error) {
 	if q.Sign() <= 0 {
 		return 0, fmt.Errorf("must be positive")
 	}
-	return q.Value(), nil
+	// Value rounds a fraction of a byte up, and wraps silently past int64:
+	// a result below the quantity is such a wrap.
+	n := q.Value()
+	if n <= 0 || q.Cmp(*resource.NewQuantity(n, resource.BinarySI)) > 0 {
+		return 0, fmt.Errorf("%s is too large (at most %d bytes)", s, int64(^uint64(0)>>1))
+	}
+	return n, nil
 }
 

@@ -340,3 +340,27 @@ func TestParseMetricsProtobufRejectsTruncatedBody(t *testing.T) {
 		t.Fatalf("truncated body: err = %v, want a decode error", err)
 	}
 }
+
+// A series whose buckets are out of order (or whose counts fall) would give
+// histogramQuantile, which searches the counts, a quantile from nowhere: it
+// is skipped, and well-formed series of the same scrape are kept.
+func TestParseMetricsSkipsMalformedHistograms(t *testing.T) {
+	text := "# TYPE apiserver_request_duration_seconds histogram\n" +
+		`apiserver_request_duration_seconds_bucket{verb="GET",resource="pods",scope="resource",le="1"} 3` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="GET",resource="pods",scope="resource",le="0.5"} 2` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="GET",resource="pods",scope="resource",le="+Inf"} 4` + "\n" +
+		`apiserver_request_duration_seconds_count{verb="GET",resource="pods",scope="resource"} 4` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="LIST",resource="pods",scope="cluster",le="0.5"} 5` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="LIST",resource="pods",scope="cluster",le="1"} 2` + "\n" +
+		`apiserver_request_duration_seconds_count{verb="LIST",resource="pods",scope="cluster"} 5` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="POST",resource="pods",scope="resource",le="0.5"} 1` + "\n" +
+		`apiserver_request_duration_seconds_bucket{verb="POST",resource="pods",scope="resource",le="1"} 2` + "\n" +
+		`apiserver_request_duration_seconds_count{verb="POST",resource="pods",scope="resource"} 2` + "\n"
+	sc := mustParse(t, text, time.Unix(0, 0))
+	if len(sc.Requests) != 1 {
+		t.Fatalf("kept %v, want only the well-formed POST series", sc.Requests)
+	}
+	if h, ok := sc.Requests[RequestKey{Verb: "POST", Resource: "pods", Scope: "resource"}]; !ok || len(h.upper) != 3 {
+		t.Errorf("POST series = %+v", h)
+	}
+}

@@ -171,7 +171,9 @@ var familyReaders = map[string]func(s *scrape, mf *dto.MetricFamily){
 			if excludedVerbs[k.Verb] || excludedSubresources[k.Subresource] {
 				continue
 			}
-			s.Requests[k] = addHistogram(s.Requests[k], m.GetHistogram())
+			if h := addHistogram(s.Requests[k], m.GetHistogram()); h.upper != nil {
+				s.Requests[k] = h
+			}
 		}
 	},
 	mEtcdDuration: func(s *scrape, mf *dto.MetricFamily) {
@@ -261,7 +263,8 @@ func sum(mf *dto.MetricFamily) float64 {
 
 // addHistogram adds a dto histogram (whose +Inf bucket is its sample count)
 // to acc. Series with a different bucket layout than acc are skipped rather
-// than mixed; kube-apiserver uses one layout per metric.
+// than mixed; kube-apiserver uses one layout per metric. A malformed series
+// (see wellFormed) is skipped too.
 func addHistogram(acc histogram, h *dto.Histogram) histogram {
 	if h == nil {
 		return acc
@@ -278,6 +281,9 @@ func addHistogram(acc histogram, h *dto.Histogram) histogram {
 	}
 	upper = append(upper, math.Inf(1))
 	counts = append(counts, float64(h.GetSampleCount()))
+	if !wellFormed(upper, counts) {
+		return acc
+	}
 	if acc.upper == nil {
 		return histogram{upper: upper, counts: counts}
 	}
@@ -288,6 +294,18 @@ func addHistogram(acc histogram, h *dto.Histogram) histogram {
 		acc.counts[i] += counts[i]
 	}
 	return acc
+}
+
+// wellFormed: bounds strictly ascending and cumulative counts never
+// falling, as histogramQuantile assumes (it searches the counts); a body
+// with buckets out of order would otherwise yield quantiles from nowhere.
+func wellFormed(upper, counts []float64) bool {
+	for i := 1; i < len(upper); i++ {
+		if !(upper[i] > upper[i-1]) || !(counts[i] >= counts[i-1]) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameBounds(a, b []float64) bool {

@@ -440,7 +440,14 @@ func FormatSeconds(v float64) string {
 	case v < 120:
 		return trimZeros(fmt.Sprintf("%.1f", v)) + "s"
 	}
-	return time.Duration(v * float64(time.Second)).Round(time.Second).String()
+	// A threshold up to the largest Duration is accepted (--slo
+	// max-outage=2562047h47m16.854775807s); converted as is, it rounds up
+	// past that and wraps to a negative duration.
+	d := time.Duration(math.MaxInt64)
+	if ns := v * float64(time.Second); !(ns >= math.MaxInt64) {
+		d = time.Duration(ns)
+	}
+	return d.Round(time.Second).String()
 }
 
 func trimZeros(s string) string {

@@ -1,6 +1,7 @@
 package observers
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -206,5 +207,17 @@ func TestRegistry(t *testing.T) {
 	_, err = NewSet([]profiles.ObserverSpec{{Name: ProbesName}, {Name: ProbesName}})
 	if err == nil || !IsObserverError(err) {
 		t.Errorf("duplicate observer error = %v, want an ObserverError", err)
+	}
+}
+
+// The largest duration --slo accepts is shown as itself, not wrapped to a
+// negative one by the float conversion.
+func TestFormatSecondsAtTheLargestDuration(t *testing.T) {
+	max := time.Duration(math.MaxInt64)
+	if got, want := FormatSeconds(max.Seconds()), max.Round(time.Second).String(); got != want {
+		t.Errorf("FormatSeconds(max) = %q, want %q", got, want)
+	}
+	if got := FormatSeconds(3 * 3600); got != "3h0m0s" {
+		t.Errorf("FormatSeconds(3h) = %q", got)
 	}
 }

@@ -18,15 +18,17 @@ const (
 
 // Profile is one versioned run description.
 type Profile struct {
-	APIVersion  string         `json:"apiVersion"`
-	Kind        string         `json:"kind"`
-	Name        string         `json:"name"`
-	Description string         `json:"description,omitempty"`
-	Nodes       NodesSpec      `json:"nodes"`
-	Workload    WorkloadSpec   `json:"workload"`
-	Churn       ChurnSpec      `json:"churn"`
-	Mesh        MeshSpec       `json:"mesh"`
-	Observers   []ObserverSpec `json:"observers,omitempty"`
+	APIVersion  string       `json:"apiVersion"`
+	Kind        string       `json:"kind"`
+	Name        string       `json:"name"`
+	Description string       `json:"description,omitempty"`
+	Nodes       NodesSpec    `json:"nodes"`
+	Workload    WorkloadSpec `json:"workload"`
+	Churn       ChurnSpec    `json:"churn"`
+	Mesh        MeshSpec     `json:"mesh"`
+	// Not omitempty: an empty list (no observers) must not read back as
+	// the default list.
+	Observers []ObserverSpec `json:"observers"`
 	// ControlPlane adjusts the local control plane churn starts.
 	ControlPlane ControlPlaneSpec `json:"controlPlane,omitzero"`
 	// SLOs overrides default SLO thresholds by name, e.g.

@@ -424,3 +424,23 @@ func TestOverridesMergeExtraArgs(t *testing.T) {
 		t.Errorf("Apply changed the profile's own arguments: %v", profileArgs)
 	}
 }
+
+// "observers: []" runs without observers; shown and read back, it must not
+// turn into the default list.
+func TestMarshalKeepsAnEmptyObserverList(t *testing.T) {
+	p, err := Decode([]byte(header + "name: x\nobservers: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Observers) != 0 {
+		t.Errorf("observers came back as %v\n%s", back.Observers, b)
+	}
+}

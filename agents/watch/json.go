@@ -403,7 +403,13 @@ func parseRFC3339Seconds(b []byte) int64 {
 		mi, ok5 := num(b[14:16])
 		s, ok6 := num(b[17:19])
 		if ok1 && ok2 && ok3 && ok4 && ok5 && ok6 {
-			return time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC).Unix()
+			// time.Date normalises out-of-range fields (month 13, hour
+			// 99); only a date that survives unchanged is valid, anything
+			// else goes to time.Parse, which rejects it.
+			t := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
+			if int(t.Month()) == mo && t.Day() == d && t.Hour() == h && t.Minute() == mi && t.Second() == s {
+				return t.Unix()
+			}
 		}
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(b))

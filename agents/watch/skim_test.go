@@ -371,3 +371,16 @@ func TestSkipJSONNearTheEnd(t *testing.T) {
 		}
 	}
 }
+
+// time.Date normalises a month 13 or an hour 99 into a real instant; such
+// a stamp is malformed and must read as unset, as time.Parse has it.
+func TestParseRFC3339SecondsRejectsOutOfRangeFields(t *testing.T) {
+	for _, s := range []string{"2026-13-45T99:99:99Z", "2026-02-30T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01T00:60:00Z"} {
+		if got := parseRFC3339Seconds([]byte(s)); got != 0 {
+			t.Errorf("%s read as %v, want 0 (malformed)", s, time.Unix(got, 0).UTC())
+		}
+	}
+	if got, want := parseRFC3339Seconds([]byte("2024-02-29T23:59:59Z")), time.Date(2024, 2, 29, 23, 59, 59, 0, time.UTC).Unix(); got != want {
+		t.Errorf("leap day read as %d, want %d", got, want)
+	}
+}
