@@ -314,6 +314,16 @@ func podStartupP99(r *results.Result, _ float64) results.SLOResult {
 	case !found:
 		return notEnabled(PodStartupName)
 	case s.Churn.Observed.Count == 0:
+		if waited, added, ok := podsNeverReady(r.Churn, s.Judged.To); ok {
+			// A control plane that creates no pod at all would otherwise
+			// pass by having nothing to measure.
+			return results.SLOResult{
+				Value: waited,
+				Worst: fmt.Sprintf("0 pods Ready; scale-ups added %d replicas", added),
+				Reason: fmt.Sprintf("no pod created and Ready during the %s although its scale-ups added %d replicas: the first waited at least %s, counted as its start-up latency",
+					s.Judged.Label, added, FormatSeconds(waited)),
+			}
+		}
 		return skipped("no pod created and Ready during the " + s.Judged.Label)
 	}
 	return results.SLOResult{
@@ -322,6 +332,30 @@ func podStartupP99(r *results.Result, _ float64) results.SLOResult {
 		WorstWindowStart: s.WorstWindowFrom, WorstWindowEnd: s.WorstWindowTo,
 		Reason: "pods created during the " + s.Judged.Label + "; " + s.TimestampsNote,
 	}
+}
+
+// podsNeverReady reports, when churn's scale-ups succeeded but no pod
+// became Ready, how long the replicas of the first one have waited by end
+// (a lower bound of their start-up latency) and how many replicas the
+// scale-ups added.
+func podsNeverReady(c *results.ChurnSummary, end time.Time) (waited float64, added int, ok bool) {
+	if c == nil || end.IsZero() {
+		return 0, 0, false
+	}
+	var first time.Time
+	for _, a := range c.Actions {
+		if a.Kind != results.ActionScale || !a.OK() || a.To <= a.From || a.End.IsZero() || !a.End.Before(end) {
+			continue
+		}
+		added += a.To - a.From
+		if first.IsZero() || a.End.Before(first) {
+			first = a.End
+		}
+	}
+	if added == 0 {
+		return 0, 0, false
+	}
+	return end.Sub(first).Seconds(), added, true
 }
 
 func maxOutage(r *results.Result, limit float64) results.SLOResult {

@@ -221,3 +221,49 @@ func TestFormatSecondsAtTheLargestDuration(t *testing.T) {
 		t.Errorf("FormatSeconds(3h) = %q", got)
 	}
 }
+
+// Churn that added replicas while no pod became Ready is a breach of the
+// start-up SLO, not a skip: a control plane that creates no pod would
+// otherwise pass by having nothing to measure.
+func TestPodStartupBreachedWhenScaleUpsStartNoPod(t *testing.T) {
+	r := syntheticResult(t)
+	var api APIServerSummary
+	if _, err := GetObserver(r, APIServerMetricsName, &api); err != nil {
+		t.Fatal(err)
+	}
+	end := api.Judged.To
+	if err := putObserver(r, PodStartupName, PodStartupSummary{Judged: api.Judged}); err != nil {
+		t.Fatal(err)
+	}
+	scale := func(from, to int, ended time.Time, result string) results.Action {
+		return results.Action{Kind: results.ActionScale, From: from, To: to, End: ended, Result: result}
+	}
+	for _, c := range []struct {
+		name    string
+		actions []results.Action
+		status  string
+		value   float64
+	}{
+		{"scale-ups", []results.Action{
+			scale(50, 48, end.Add(-50*time.Second), results.ResultOK),
+			scale(48, 55, end.Add(-40*time.Second), results.ResultOK),
+			scale(55, 60, end.Add(-10*time.Second), results.ResultOK),
+			scale(10, 90, end.Add(-55*time.Second), "error"),
+		}, results.SLOBreached, 40},
+		{"only scale-downs", []results.Action{scale(50, 48, end.Add(-50*time.Second), results.ResultOK)}, results.SLOSkipped, 0},
+		{"no churn", nil, results.SLOSkipped, 0},
+	} {
+		r.Churn = &results.ChurnSummary{Actions: c.actions}
+		slos, err := Evaluate(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := sloMap(slos)[SLOPodStartupP99]
+		if got.Status != c.status || got.Value != c.value {
+			t.Errorf("%s: pod-startup = %s %v (%s), want %s %v", c.name, got.Status, got.Value, got.Reason, c.status, c.value)
+		}
+		if c.status == results.SLOBreached && !strings.Contains(got.Reason, "added 12 replicas") {
+			t.Errorf("%s: reason %q does not say what was expected", c.name, got.Reason)
+		}
+	}
+}
