@@ -23,8 +23,10 @@ func writeSide(t *testing.T, dir, prefix string, p99s ...float64) {
 
 func TestCompareRepeatedRunsSignificantRegressionExits2(t *testing.T) {
 	dir := t.TempDir()
-	writeSide(t, dir, "base", 0.100, 0.102, 0.098, 0.101, 0.099)
-	writeSide(t, dir, "cand", 0.150, 0.152, 0.149, 0.151, 0.148)
+	// Six runs a side: one figure moving alone must stand out among all
+	// those tested together.
+	writeSide(t, dir, "base", 0.100, 0.102, 0.098, 0.101, 0.099, 0.100)
+	writeSide(t, dir, "cand", 0.150, 0.152, 0.149, 0.151, 0.148, 0.150)
 	xml := filepath.Join(dir, "out", "churn.xml")
 	code, out, _, _ := runCompare(t, "--base", filepath.Join(dir, "base-*"), "--candidate", filepath.Join(dir, "cand-*"),
 		"--format", "markdown", "--junit", xml)

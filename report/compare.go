@@ -193,6 +193,7 @@ func CompareRuns(base, cand []*results.Result, tol float64) Comparison {
 	c.Statistics = len(base) > 1 && len(cand) > 1
 	c.SLOs = compareSLOs(base, cand, tol)
 	c.Figures = compareFigures(base, cand, tol)
+	c.controlFalseDiscoveries()
 	if c.Base.Inconclusive {
 		// The gate judges the candidate; a base that fell behind still
 		// skews every change measured against it.
@@ -213,6 +214,29 @@ func CompareRuns(base, cand []*results.Result, tol float64) Comparison {
 		}
 	}
 	return c
+}
+
+// controlFalseDiscoveries corrects the per-figure tests for their number
+// (stats.ControlFalseDiscoveries) and carries the outcome to the rows.
+func (c *Comparison) controlFalseDiscoveries() {
+	var js []*stats.Judgement
+	for i := range c.SLOs {
+		js = append(js, c.SLOs[i].Stats)
+	}
+	for i := range c.Figures {
+		js = append(js, c.Figures[i].Stats)
+	}
+	stats.ControlFalseDiscoveries(js)
+	for i := range c.SLOs {
+		if st := c.SLOs[i].Stats; st != nil {
+			c.SLOs[i].Regressed = st.Regressed
+		}
+	}
+	for i := range c.Figures {
+		if st := c.Figures[i].Stats; st != nil {
+			c.Figures[i].Regressed = st.Regressed
+		}
+	}
 }
 
 // trusted is the runs of a side whose figures count: all of them when the

@@ -41,11 +41,13 @@ func findSLORow(t *testing.T, c Comparison, name string) SLORow {
 	return SLORow{}
 }
 
+// A lone figure that moved needs enough runs to stand out among all the
+// figures tested together: 6 per side.
 func TestCompareRunsSignificantRegression(t *testing.T) {
-	base := runsWith(t, "b", 0.100, 0.102, 0.098, 0.101, 0.099)
-	cand := runsWith(t, "c", 0.150, 0.152, 0.149, 0.151, 0.148)
+	base := runsWith(t, "b", 0.100, 0.102, 0.098, 0.101, 0.099, 0.100)
+	cand := runsWith(t, "c", 0.150, 0.152, 0.149, 0.151, 0.148, 0.150)
 	c := CompareRuns(base, cand, 0.1)
-	if !c.Statistics || c.Candidate.Runs != 5 {
+	if !c.Statistics || c.Candidate.Runs != 6 {
 		t.Fatalf("statistics=%v runs=%d", c.Statistics, c.Candidate.Runs)
 	}
 	row := findSLORow(t, c, observers.SLOMutatingP99)
@@ -68,7 +70,7 @@ func TestCompareRunsSignificantRegression(t *testing.T) {
 	if err := WriteComparisonMarkdown(&md, c); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"### ❌ churn compare", "| SLO mutating-p99 | 1s | 100ms ±2% (range) | 150ms ±1% (range) | +50.0% | 0.008 | ❌ **REGRESSED** |",
+	for _, want := range []string{"### ❌ churn compare", "| SLO mutating-p99 | 1s | 100ms ±", "| +50.0% | 0.002 | ❌ **REGRESSED** |",
 		"Mann-Whitney U", "regressed significantly"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
@@ -78,7 +80,7 @@ func TestCompareRunsSignificantRegression(t *testing.T) {
 	if err := WriteComparison(&text, c); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(text.String(), "5 runs (b-1, b-2, b-3, b-4, b-5)") || !strings.Contains(text.String(), "REGRESSED") {
+	if !strings.Contains(text.String(), "6 runs (b-1, b-2, b-3, b-4, b-5, b-6)") || !strings.Contains(text.String(), "REGRESSED") {
 		t.Errorf("text:\n%s", text.String())
 	}
 }
@@ -153,6 +155,40 @@ func TestCompareOneRunPerSideIsLabelled(t *testing.T) {
 	for _, out := range []string{text.String(), md.String()} {
 		if !strings.Contains(out, "Single-run rule (1 run base, 1 run candidate): no significance can be judged") {
 			t.Errorf("fallback not labelled:\n%s", out)
+		}
+	}
+}
+
+// The comparison corrects its figures' tests for their number: every
+// judged figure counts in the family, and a row regresses only as the
+// correction leaves it.
+func TestCompareRunsCorrectsForManyFigures(t *testing.T) {
+	base := runsWith(t, "b", 0.100, 0.102, 0.098, 0.101, 0.099)
+	cand := runsWith(t, "c", 0.150, 0.152, 0.149, 0.151, 0.148)
+	// The same shift in every SLO's value: a regression that moves many
+	// figures at once survives the correction.
+	shift := func(rs []*results.Result, vals []float64) {
+		for i, r := range rs {
+			for k := range r.SLOs {
+				if r.SLOs[k].Status == results.SLOPassed {
+					r.SLOs[k].Value = vals[i] * float64(k+1)
+				}
+			}
+		}
+	}
+	shift(base, []float64{0.100, 0.102, 0.098, 0.101, 0.099})
+	shift(cand, []float64{0.150, 0.152, 0.149, 0.151, 0.148})
+	c := CompareRuns(base, cand, 0.1)
+	if c.Passed() || len(c.Regressed) < 3 {
+		t.Errorf("several SLOs moved together, regressed = %d rows", len(c.Regressed))
+	}
+	row := findSLORow(t, c, observers.SLOMutatingP99)
+	if row.Stats == nil || row.Stats.Family < len(c.Regressed) {
+		t.Errorf("family not recorded: %+v", row.Stats)
+	}
+	for _, f := range c.Figures {
+		if f.Stats != nil && f.Regressed != f.Stats.Regressed {
+			t.Errorf("figure %s: row regressed %v, judgement %v", f.Name, f.Regressed, f.Stats.Regressed)
 		}
 	}
 }

@@ -212,8 +212,9 @@ func RuleText(c Comparison) string {
 	if c.Statistics {
 		return fmt.Sprintf("Statistics: %s base runs, %s candidate runs; each side is its median with its noise "+
 			"(the %.0f%% confidence interval, or the range below 6 runs). A figure regresses only when the change is significant "+
-			"(Mann-Whitney U, p <= %g) and worse than the base by more than the tolerance %s; else it is ~ (no significant change) with the reason. "+
-			"Detecting a change takes at least 4 runs per side. An SLO's status on a side is its median's. %s",
+			"(Mann-Whitney U, p <= %g, corrected for the number of figures tested together by Benjamini-Hochberg) and worse than the base by more than the tolerance %s; "+
+			"else it is ~ (no significant change) with the reason. Detecting a change takes at least 4 runs per side, 5 when several figures move together "+
+			"and 6 for a figure that moves alone. An SLO's status on a side is its median's. %s",
 			runCount(c.Base), runCount(c.Candidate), stats.Confidence*100, stats.Alpha, observers.FormatPercent(c.Tolerance), floors)
 	}
 	return fmt.Sprintf("Single-run rule (%s base, %s candidate): no significance can be judged; a figure regresses when worse than the base "+

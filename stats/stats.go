@@ -89,7 +89,10 @@ type Judgement struct {
 	Significant bool `json:"significant"`
 	// Fallback is set when a side has a single run: the single-run rule
 	// judged the figure.
-	Fallback  bool   `json:"fallback,omitempty"`
+	Fallback bool `json:"fallback,omitempty"`
+	// Family is how many figures were tested together (ControlFalseDiscoveries);
+	// Significant then holds after the Benjamini-Hochberg correction.
+	Family    int    `json:"family,omitempty"`
 	Verdict   string `json:"verdict"`
 	Reason    string `json:"reason"`
 	Regressed bool   `json:"regressed"`
@@ -244,4 +247,59 @@ func NoiseText(s Summary) string {
 		return "?"
 	}
 	return fmt.Sprintf("±%.0f%% (%s)", *s.Noise*100, s.NoiseBasis)
+}
+
+// ControlFalseDiscoveries corrects the judgements of one comparison for
+// being many: with thirty figures tested at Alpha, two runs of the same
+// build would "regress" somewhere in most comparisons. It applies the
+// Benjamini-Hochberg procedure at Alpha over every judgement with a
+// p-value and a direction (those the single-run rule judged, and
+// informational ones, are left alone; so are figures identical in every
+// run, whose test cannot reach any p below 1 and so, after Tarone, does
+// not count towards the family): a change stays significant only
+// when its p-value is at most k/m * Alpha for the largest k such that the
+// k-th smallest p-value is, m being the family's size. A real regression
+// usually moves several figures at once, which this keeps; a lone figure
+// needs a smaller p-value, that is more runs. Judgements that lose their
+// significance become no significant change, with the reason.
+func ControlFalseDiscoveries(js []*Judgement) {
+	var family []*Judgement
+	for _, j := range js {
+		if j != nil && j.P != nil && !j.Fallback && j.Verdict != NotJudged && !constantAndEqual(j) {
+			family = append(family, j)
+		}
+	}
+	m := len(family)
+	if m == 0 {
+		return
+	}
+	ps := make([]float64, m)
+	for i, j := range family {
+		ps[i] = *j.P
+	}
+	slices.Sort(ps)
+	cut := -1.0
+	for k := m; k >= 1; k-- {
+		if ps[k-1] <= float64(k)/float64(m)*Alpha {
+			cut = ps[k-1]
+			break
+		}
+	}
+	for _, j := range family {
+		j.Family = m
+		if !j.Significant || *j.P <= cut {
+			continue
+		}
+		j.Significant = false
+		if j.Verdict == Regressed || j.Verdict == Improved {
+			j.Verdict, j.Regressed = NoChange, false
+			j.Reason = fmt.Sprintf("p=%.3f <= α=%g alone, but not among %d figures tested together (Benjamini-Hochberg, false discovery rate %g%%): more runs would tell",
+				*j.P, Alpha, m, Alpha*100)
+		}
+	}
+}
+
+func constantAndEqual(j *Judgement) bool {
+	b, c := j.Base, j.Candidate
+	return b.Min == b.Max && c.Min == c.Max && b.Min == c.Min
 }

@@ -125,3 +125,59 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("n=1 noise %q", got)
 	}
 }
+
+// judged is a judgement as Judge leaves it: significant and regressed when
+// p <= Alpha.
+func judged(p float64, constant bool) *Judgement {
+	j := &Judgement{P: &p, Alpha: Alpha, Significant: p <= Alpha, Verdict: NoChange,
+		Base: Summary{Min: 1, Max: 2}, Candidate: Summary{Min: 1, Max: 3}}
+	if constant {
+		j.Base, j.Candidate = Summary{Min: 1, Max: 1}, Summary{Min: 1, Max: 1}
+	}
+	if j.Significant {
+		j.Verdict, j.Regressed = Regressed, true
+	}
+	return j
+}
+
+func TestControlFalseDiscoveries(t *testing.T) {
+	// One figure at the smallest p 5 runs a side can give, among a dozen:
+	// chance, as often as not, so it is held back with the reason.
+	lone := []*Judgement{judged(0.008, false)}
+	for range 11 {
+		lone = append(lone, judged(0.5, false))
+	}
+	ControlFalseDiscoveries(lone)
+	if lone[0].Regressed || lone[0].Significant || lone[0].Family != 12 || !strings.Contains(lone[0].Reason, "Benjamini-Hochberg") {
+		t.Errorf("lone figure: %+v", lone[0])
+	}
+
+	// Six figures at that p among 36 (a real regression moves many): kept.
+	// Figures identical in every run cannot be significant and do not
+	// count: with them the family would be 40 and the six lost.
+	var many []*Judgement
+	for range 6 {
+		many = append(many, judged(0.008, false))
+	}
+	for range 30 {
+		many = append(many, judged(0.4, false))
+	}
+	for range 4 {
+		many = append(many, judged(1, true))
+	}
+	ControlFalseDiscoveries(many)
+	for i, j := range many[:6] {
+		if !j.Regressed || j.Family != 36 {
+			t.Errorf("figure %d of six moved together: %+v", i, j)
+		}
+	}
+
+	// The single-run rule and informational figures are untouched.
+	p := 0.001
+	fallback := &Judgement{Fallback: true, Verdict: Regressed, Regressed: true}
+	info := &Judgement{P: &p, Verdict: NotJudged}
+	ControlFalseDiscoveries([]*Judgement{fallback, info, nil})
+	if !fallback.Regressed || fallback.Family != 0 || info.Family != 0 {
+		t.Errorf("touched what it must not: %+v %+v", fallback, info)
+	}
+}
