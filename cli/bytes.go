@@ -23,4 +23,3 @@ func parseBytes(s string) (int64, error) {
 	}
 	return n, nil
 }
-

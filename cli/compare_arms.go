@@ -173,7 +173,6 @@ func parseArgArms(values []string) ([]argArm, error) {
 	return arms, nil
 }
 
-
 // armDir is a directory name for the arm named name: the name itself when
 // it is a plain word (a mesh, a release), else its flags without their
 // dashes and with anything but letters, digits and ._=- replaced, so an
