@@ -132,27 +132,22 @@ func (t teardown) deleteNamespaces(ctx context.Context) error {
 	// Namespaces have no deletecollection; bounded parallel deletes keep a
 	// few hundred of them from taking a minute of round trips.
 	err = cleanup.Parallel(ctx, cleanup.DefaultWorkers, len(namespaces), func(i int) error {
-		return t.deleteNamespace(ctx, namespaces[i])
+		ns := namespaces[i]
+		if ns.DeletionTimestamp != nil {
+			return nil
+		}
+		uid := ns.UID
+		err := t.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
+			Preconditions:     &metav1.Preconditions{UID: &uid},
+			PropagationPolicy: ptr.To(metav1.DeletePropagationBackground),
+		})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete namespace %s: %w", ns.Name, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("teardown: %w", err)
-	}
-	return nil
-}
-
-// deleteNamespace deletes ns unless it is already going, with its UID as a
-// precondition.
-func (t teardown) deleteNamespace(ctx context.Context, ns corev1.Namespace) error {
-	if ns.DeletionTimestamp != nil {
-		return nil
-	}
-	uid := ns.UID
-	err := t.cfg.Client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{
-		Preconditions:     &metav1.Preconditions{UID: &uid},
-		PropagationPolicy: ptr.To(metav1.DeletePropagationBackground),
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete namespace %s: %w", ns.Name, err)
 	}
 	return nil
 }
@@ -191,10 +186,6 @@ func (t teardown) deleteWorkloads(ctx context.Context) error {
 			{"deployments", func() error { return t.cfg.Client.AppsV1().Deployments(ns).DeleteCollection(ctx, del, sel) }},
 			{"replicasets", func() error { return t.cfg.Client.AppsV1().ReplicaSets(ns).DeleteCollection(ctx, del, sel) }},
 			{"pods", func() error { return t.cfg.Client.CoreV1().Pods(ns).DeleteCollection(ctx, del, sel) }},
-			// At once, not after every other namespace's pods: the
-			// namespace controller's walk over every resource type then
-			// overlaps the rest of this loop.
-			{"namespace", func() error { return t.deleteNamespace(ctx, namespaces[i]) }},
 		}
 		for _, s := range steps {
 			if err := s.fn(); err != nil && !apierrors.IsNotFound(err) {

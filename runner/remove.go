@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,34 +47,23 @@ func RemoveRunObjects(ctx context.Context, o RemoveOptions) error {
 		o.Logger = zap.NewNop()
 	}
 	start := time.Now()
-	var (
-		mu   sync.Mutex
-		errs []error
-	)
+	var errs []error
 	step := func(what string, fn func() error) {
 		t := time.Now()
 		err := fn()
+		errs = append(errs, err)
 		status := "done"
 		if err != nil {
 			status = "failed"
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		errs = append(errs, err)
 		fmt.Fprintf(o.Progress, "teardown: %s %s in %s\n", what, status, time.Since(t).Round(100*time.Millisecond))
 	}
-	// The mesh's objects and the workload are disjoint, and each step is
-	// mostly waiting on the server: side by side they overlap.
-	var wg sync.WaitGroup
 	if o.Mesh {
-		wg.Go(func() {
-			step("mesh objects", func() error {
-				return agents.Teardown(ctx, o.Config, churn.RunLabels(o.RunLabel), o.Logger, o.Progress)
-			})
+		step("mesh objects", func() error {
+			return agents.Teardown(ctx, o.Config, churn.RunLabels(o.RunLabel), o.Logger, o.Progress)
 		})
 	}
 	step("workload namespaces", func() error { return churn.Teardown(ctx, o.Client, o.RunLabel, o.Progress) })
-	wg.Wait()
 	step("fake nodes", func() error { return fakenodes.Delete(ctx, o.Client, churn.RunSelector(o.RunLabel), o.Progress) })
 	if o.KWOK {
 		step("kwok", func() error {
