@@ -48,12 +48,16 @@ func RunPermissions() []Permission {
 	// Teardown removes the fake nodes with one delete-collection call.
 	add("", "nodes", "create", "get", "list", "delete", "deletecollection")
 	add("", "namespaces", "create", "get", "list", "watch", "patch", "delete")
-	add("", "services", "create", "get", "list")
-	add("apps", "deployments", "create", "get", "list", "watch")
+	// Teardown deletes services one by one (they serve no
+	// deletecollection), then deployments, replica sets and pods with one
+	// delete-collection call each per namespace.
+	add("", "services", "create", "get", "list", "delete")
+	add("apps", "deployments", "create", "get", "list", "watch", "deletecollection")
+	add("apps", "replicasets", "deletecollection")
 	ps = append(ps, Permission{Verb: "update", Group: "apps", Resource: "deployments", Subresource: "scale"})
-	add("", "pods", "get", "list", "watch")
+	add("", "pods", "get", "list", "watch", "deletecollection")
 	// watch-propagation merge-patches its config map.
-	add("", "configmaps", "create", "get", "list", "watch", "update", "patch", "delete")
+	add("", "configmaps", "create", "get", "list", "watch", "update", "patch", "delete", "deletecollection")
 	return ps
 }
 
@@ -110,8 +114,8 @@ func MeshPermissions() []Permission {
 		}
 	}
 	add("apiextensions.k8s.io", "customresourcedefinitions", "create", "get", "list", "delete")
-	add("rbac.authorization.k8s.io", "clusterroles", "create", "list", "delete")
-	add("rbac.authorization.k8s.io", "clusterrolebindings", "create", "list", "delete")
+	add("rbac.authorization.k8s.io", "clusterroles", "create", "list", "delete", "deletecollection")
+	add("rbac.authorization.k8s.io", "clusterrolebindings", "create", "list", "delete", "deletecollection")
 	add("", "serviceaccounts", "impersonate")
 	// The groups of a service account, as its token would carry them; the
 	// emulated accounts live in kube-system (Cilium) and istio-system.
@@ -120,7 +124,7 @@ func MeshPermissions() []Permission {
 	}
 	add("cilium.io", "ciliumnetworkpolicies", "create")
 	for _, r := range []string{"ciliumendpointslices", "ciliumendpoints", "ciliumidentities", "ciliumnodes", "ciliumnetworkpolicies"} {
-		add("cilium.io", r, "list", "delete")
+		add("cilium.io", r, "list", "delete", "deletecollection")
 	}
 	return ps
 }

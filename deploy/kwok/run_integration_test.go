@@ -78,7 +78,7 @@ func TestIntegrationRunInstallsAndRemovesKWOK(t *testing.T) {
 	if i, j := strings.Index(out, "kwok controller available"), strings.Index(out, "nodes created"); i < 0 || j < 0 || i > j {
 		t.Errorf("kwok was not available before the fake nodes were created:\n%s", out)
 	}
-	if i, j := strings.Index(out, "removed the kwok controller"), strings.LastIndex(out, "teardown:"); i < 0 || j < 0 || i < j {
+	if i, j := strings.Index(out, "removed the kwok controller"), strings.Index(out, "teardown: fake nodes done"); i < 0 || j < 0 || i < j {
 		t.Errorf("kwok was removed before the run's teardown finished:\n%s", out)
 	}
 	if outcome.Result.Setup == nil || outcome.Result.Churn == nil {

@@ -6,7 +6,7 @@
 // namespace (the API server deletes the matching objects itself), and falls
 // back to bounded parallel single deletes, each with the object's UID as a
 // precondition, where the server does not serve deletecollection
-// (namespaces, for one). Either way only objects carrying every run label are
+// (namespaces, for one) or the user may not use it. Either way only objects carrying every run label are
 // deleted: the collection delete's selector is built from those labels, and
 // single deletes check them again on the listed object.
 package cleanup
@@ -139,7 +139,12 @@ func (d *Deleter) DeleteLabelled(ctx context.Context, gvr schema.GroupVersionRes
 	}
 	d.printf("deleting %d %s%s", len(items), gvr.Resource, where)
 
-	collection, err := d.deleteCollections(ctx, gvr, sel, byNS, opts.Delete)
+	// Namespaces serve no deletecollection: asking would be refused, by
+	// RBAC before the server could say so.
+	collection, err := false, error(nil)
+	if gvr.Group != "" || gvr.Resource != "namespaces" {
+		collection, err = d.deleteCollections(ctx, gvr, sel, byNS, opts.Delete)
+	}
 	if collection {
 		res.Collection = true
 	} else if err == nil {
@@ -190,7 +195,9 @@ func (d *Deleter) deleteCollections(ctx context.Context, gvr schema.GroupVersion
 	// One request first: if the server refuses the verb, nothing else was
 	// sent and the fallback starts from a clean slate.
 	if err := d.deleteCollection(ctx, gvr, namespaces[0], sel, del); err != nil {
-		if apierrors.IsMethodNotSupported(err) {
+		// Not served for this resource, or not granted to this user (a
+		// least-privilege role may grant delete alone): one by one then.
+		if apierrors.IsMethodNotSupported(err) || apierrors.IsForbidden(err) {
 			return false, nil
 		}
 		return true, err
