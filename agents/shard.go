@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -25,20 +24,6 @@ func SelectNodes(nodes []string, shard, total int) []string {
 		}
 	}
 	return out
-}
-
-// labelSelector renders runLabels as a selector, refusing an empty set
-// (which would select everything).
-func labelSelector(runLabels map[string]string) (string, error) {
-	if len(runLabels) == 0 {
-		return "", errEmptyLabels
-	}
-	parts := make([]string, 0, len(runLabels))
-	for k, v := range runLabels {
-		parts = append(parts, k+"="+v)
-	}
-	sort.Strings(parts)
-	return strings.Join(parts, ","), nil
 }
 
 var errEmptyLabels = errors.New("agents: run labels are empty: refusing to select every object")

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -361,6 +360,5 @@ func isNotServed(err error) bool {
 		return true
 	}
 	var se apierrors.APIStatus
-	return errors.As(err, &se) && se.Status().Code == 404 ||
-		strings.Contains(err.Error(), "the server could not find the requested resource")
+	return errors.As(err, &se) && se.Status().Code == 404
 }
