@@ -8,6 +8,8 @@
 #                     45s: about 10 minutes), FUZZ_PARALLEL workers (1)
 #   make bench-ramp   setup pods/s and warm-start time of PROFILE, medians
 #   make istiod       the real istiod (pilot-discovery) for --istiod real
+#   make cilium       the real cilium-operator-generic and a datapath-less
+#                     cilium-agent for --cilium real
 #   make controlplane K8S_VERSION=v1.36.3
 #                     also build another pinned Kubernetes release into
 #                     bin/k8s/<version>/ (for churn run --kubernetes-version)
@@ -52,7 +54,7 @@ $(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
 	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 endif
 
-.PHONY: all churn controlplane istiod run test unit bench bench-ramp fuzz image vet clean
+.PHONY: all churn controlplane istiod cilium run test unit bench bench-ramp fuzz image vet clean
 
 all: churn controlplane
 
@@ -86,6 +88,25 @@ $(BIN)/pilot-discovery: $(ISTIOD_DIR)/go.mod $(ISTIOD_DIR)/go.sum
 	@mkdir -p $(BIN)
 	@echo "building pilot-discovery (the real istiod, pinned in $(ISTIOD_DIR)/go.mod; 5-40 minutes when cold)"
 	cd $(ISTIOD_DIR) && $(GO) build -o $@ istio.io/istio/pilot/cmd/pilot-discovery
+
+# The real Cilium control plane (churn run --cilium real), pinned in
+# deploy/cilium/go.mod: cilium-operator-generic as Cilium builds it (IPAM
+# provider "operator" only), and cilium-agent assembled in
+# deploy/cilium/agent with Cilium's fake datapath. Not part of `all`.
+CILIUM_DIR     := deploy/cilium
+CILIUM_VERSION := $(shell awk '$$1=="github.com/cilium/cilium"{print $$2}' $(CILIUM_DIR)/go.mod)
+CILIUM_LDFLAGS := -X 'github.com/cilium/cilium/pkg/version.ciliumVersion=$(patsubst v%,%,$(CILIUM_VERSION)) churn'
+cilium: $(BIN)/cilium-operator-generic $(BIN)/cilium-agent
+
+$(BIN)/cilium-operator-generic: $(CILIUM_DIR)/go.mod $(CILIUM_DIR)/go.sum
+	@mkdir -p $(BIN)
+	@echo "building cilium-operator-generic $(CILIUM_VERSION) (pinned in $(CILIUM_DIR)/go.mod; 3-10 minutes when cold)"
+	cd $(CILIUM_DIR) && $(GO) build -tags ipam_provider_operator -ldflags "$(CILIUM_LDFLAGS)" -o $@ github.com/cilium/cilium/operator
+
+$(BIN)/cilium-agent: $(CILIUM_DIR)/go.mod $(CILIUM_DIR)/go.sum $(wildcard $(CILIUM_DIR)/agent/*.go)
+	@mkdir -p $(BIN)
+	@echo "building cilium-agent $(CILIUM_VERSION) without datapath ($(CILIUM_DIR)/agent; 3-10 minutes when cold)"
+	cd $(CILIUM_DIR) && $(GO) build -ldflags "$(CILIUM_LDFLAGS)" -o $@ ./agent
 
 run: all
 	$(BIN)/churn run --profile $(PROFILE) $(RUNFLAGS)

@@ -73,6 +73,13 @@ type Config struct {
 	// StandIns maps a component name to a real process that runs instead
 	// of its emulated replicas (see StandIn).
 	StandIns map[string]StandIn
+	// NodeStandIns replaces a per-node component with real processes on
+	// some nodes (component name -> node -> stand-in); the other nodes
+	// keep the emulation. Each starts in the rollout, in its node's turn.
+	NodeStandIns map[string]map[string]StandIn
+	// ExtraCRDSets are CRD sets (agents/crds) installed beside the mesh's
+	// own, for what real stand-ins wait for.
+	ExtraCRDSets []string
 }
 
 func (c *Config) setDefaults() {

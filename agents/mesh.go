@@ -33,8 +33,10 @@ type Mesh struct {
 	crdsCreated     []string
 	// external is the shards' side of a ComponentsCentral mesh.
 	external *externalAgents
-	// standIns are the started real processes replacing components.
-	standIns []StandIn
+	// standIns are the started real processes replacing components
+	// (guarded by mu: per-node ones start during the rollout).
+	standIns        []StandIn
+	standInFailures []string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -107,7 +109,12 @@ func (m *Mesh) setup(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	if m.spec.CRDSet != "" {
-		inst, err := crds.InstallCRDs(ctx, m.cfg.RESTConfig, m.spec.Name, m.cfg.RunLabels)
+		dyn, err := dynamic.NewForConfig(m.cfg.RESTConfig)
+		if err != nil {
+			return nil, fmt.Errorf("dynamic client: %w", err)
+		}
+		sets := append(crds.SetsForMesh(m.spec.Name), m.cfg.ExtraCRDSets...)
+		inst, err := crds.Install(ctx, dyn, sets, m.cfg.RunLabels, crds.DefaultEstablishTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("install CRDs: %w", err)
 		}
@@ -122,7 +129,7 @@ func (m *Mesh) setup(ctx context.Context) (map[string]bool, error) {
 		return nil, err
 	}
 	if !m.cfg.DisableImpersonation {
-		if err := setupRBAC(ctx, kc, m.spec, m.cfg.RunID, m.cfg.RunLabels); err != nil {
+		if err := setupRBAC(ctx, kc, m.spec, m.cfg.RunID, m.cfg.RunLabels, m.cfg.standInRules); err != nil {
 			return nil, fmt.Errorf("%w (set Config.DisableImpersonation to run without RBAC objects)", err)
 		}
 	}
@@ -199,6 +206,10 @@ func (m *Mesh) startReplicas() {
 				return
 			}
 			for _, c := range perNode {
+				if s := m.cfg.NodeStandIns[c.spec.Name][node]; s != nil {
+					m.startNodeStandIn(c.spec, node, s)
+					continue
+				}
 				c.newReplica(c.spec.Name+"-"+node, node).start(m.ctx, &m.wg)
 			}
 		}

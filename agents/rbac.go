@@ -83,10 +83,11 @@ func rules(c ComponentSpec) []rbacv1.PolicyRule {
 
 // setupRBAC creates a run-labelled ClusterRole and ClusterRoleBinding per
 // component for its impersonated account.
-func setupRBAC(ctx context.Context, kc kubernetes.Interface, spec *MeshSpec, runID string, runLabels map[string]string) error {
+// extra gives a component's additional rules (its stand-ins').
+func setupRBAC(ctx context.Context, kc kubernetes.Interface, spec *MeshSpec, runID string, runLabels map[string]string, extra func(component string) []rbacv1.PolicyRule) error {
 	for _, c := range spec.Components {
 		name := sanitizeName("churn-" + runID + "-" + c.Name)
-		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: runLabels}, Rules: rules(c)}
+		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: runLabels}, Rules: append(rules(c), extra(c.Name)...)}
 		if _, err := kc.RbacV1().ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create ClusterRole %s: %w", name, err)
 		}

@@ -66,7 +66,10 @@ func (m *Mesh) SettleConditions() []results.SettleCondition {
 	for _, c := range m.components {
 		want := int64(c.spec.Replicas)
 		if c.spec.PerNode {
-			want = int64(len(m.cfg.Nodes))
+			want = int64(len(m.cfg.Nodes) - len(m.cfg.NodeStandIns[c.spec.Name]))
+			if real := len(m.cfg.NodeStandIns[c.spec.Name]); real > 0 {
+				acc.add("real "+c.spec.Name+" ready", int64(real), int64(m.nodeStandInsReady(c.spec.Name)))
+			}
 		}
 		c.mu.Lock()
 		started := append([]*replica(nil), c.started...)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
 
 	"go.uber.org/zap"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/client-go/rest"
 )
 
@@ -32,6 +34,22 @@ type StandInIdentity struct {
 	Namespace string
 	// ServiceAccount is the component's account, "namespace/name".
 	ServiceAccount string
+	// Node is the node a per-node stand-in runs for ("" otherwise).
+	Node string
+}
+
+// StandInRules is implemented by stand-ins whose real process needs more
+// RBAC than the emulation's requests imply: the rules are added to the
+// component's role, so the real process is not refused what it would be
+// granted in a real install.
+type StandInRules interface {
+	Rules() []rbacv1.PolicyRule
+}
+
+// StandInReady is implemented by stand-ins that report readiness after a
+// Start that returns early (per-node stand-ins start in the background).
+type StandInReady interface {
+	Ready() bool
 }
 
 // validateStandIns checks that every stand-in names a fixed-replica
@@ -49,7 +67,49 @@ func (c *Config) validateStandIns(spec *MeshSpec) error {
 			errs = append(errs, fmt.Errorf("agents: StandIns[%s]: per-node components cannot be replaced", name))
 		}
 	}
+	for name, byNode := range c.NodeStandIns {
+		cs, ok := spec.component(name)
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("agents: NodeStandIns[%s]: mesh %s has no such component", name, spec.Name))
+			continue
+		case !cs.PerNode:
+			errs = append(errs, fmt.Errorf("agents: NodeStandIns[%s]: not a per-node component (use StandIns)", name))
+			continue
+		}
+		nodes := map[string]bool{}
+		for _, n := range c.Nodes {
+			nodes[n] = true
+		}
+		for node, s := range byNode {
+			switch {
+			case s == nil:
+				errs = append(errs, fmt.Errorf("agents: NodeStandIns[%s][%s] is nil", name, node))
+			case !nodes[node]:
+				errs = append(errs, fmt.Errorf("agents: NodeStandIns[%s][%s]: not one of the run's nodes", name, node))
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// standInRules are the extra RBAC rules the stand-ins of a component need.
+func (c *Config) standInRules(name string) []rbacv1.PolicyRule {
+	var all []StandIn
+	if s := c.StandIns[name]; s != nil {
+		all = append(all, s)
+	}
+	for _, s := range c.NodeStandIns[name] {
+		all = append(all, s)
+		break // every node's stand-in of a component is the same program
+	}
+	var out []rbacv1.PolicyRule
+	for _, s := range all {
+		if r, ok := s.(StandInRules); ok {
+			out = append(out, r.Rules()...)
+		}
+	}
+	return out
 }
 
 func (s *MeshSpec) component(name string) (ComponentSpec, bool) {
@@ -87,17 +147,74 @@ func (m *Mesh) startStandIns(ctx context.Context) error {
 		if err := m.cfg.StandIns[name].Start(ctx, id); err != nil {
 			return fmt.Errorf("start real %s: %w", name, err)
 		}
+		m.mu.Lock()
 		m.standIns = append(m.standIns, m.cfg.StandIns[name])
+		m.mu.Unlock()
 	}
 	return nil
 }
 
-// stopStandIns stops the started stand-ins.
-func (m *Mesh) stopStandIns(ctx context.Context) error {
-	var errs []error
-	for _, s := range m.standIns {
-		errs = append(errs, s.Stop(ctx))
+// startNodeStandIn starts the real process of a per-node component for
+// node in the background, so a slow start does not hold the rollout; it
+// is recorded at once, so Stop stops it whatever state it reached.
+func (m *Mesh) startNodeStandIn(cs ComponentSpec, node string, s StandIn) {
+	cfg := rest.CopyConfig(m.cfg.RESTConfig)
+	if !m.cfg.DisableImpersonation && !m.cfg.SkipSetup {
+		cfg.Impersonate = impersonation(cs, m.cfg.RunID)
 	}
+	ns, sa := serviceAccount(cs, m.cfg.RunID)
+	id := StandInIdentity{RESTConfig: cfg, Namespace: m.systemNamespace, ServiceAccount: ns + "/" + sa, Node: node}
+	m.mu.Lock()
+	m.standIns = append(m.standIns, s)
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := s.Start(m.ctx, id); err != nil && m.ctx.Err() == nil {
+			m.log.Error("the real component did not start; its node has no agent", zap.String("component", cs.Name),
+				zap.String("node", node), zap.Error(err))
+			m.mu.Lock()
+			m.standInFailures = append(m.standInFailures, fmt.Sprintf("real %s on %s: %v", cs.Name, node, err))
+			m.mu.Unlock()
+		}
+	}()
+}
+
+// nodeStandInsReady counts the per-node stand-ins of a component that
+// report themselves ready.
+func (m *Mesh) nodeStandInsReady(name string) int {
+	ready := 0
+	for _, s := range m.cfg.NodeStandIns[name] {
+		if r, ok := s.(StandInReady); ok && r.Ready() {
+			ready++
+		}
+	}
+	return ready
+}
+
+// StandInFailures are the stand-ins that failed to start, one line each.
+func (m *Mesh) StandInFailures() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string(nil), m.standInFailures...)
+}
+
+// stopStandIns stops the started stand-ins, in parallel (each may wait
+// out its process's grace period).
+func (m *Mesh) stopStandIns(ctx context.Context) error {
+	m.mu.Lock()
+	standIns := m.standIns
 	m.standIns = nil
+	m.mu.Unlock()
+	errs := make([]error, len(standIns))
+	var wg sync.WaitGroup
+	for i, s := range standIns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Stop(ctx)
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

@@ -95,3 +95,102 @@ func TestStandInValidation(t *testing.T) {
 		})
 	}
 }
+
+// readyStandIn is a fakeStandIn that reports itself ready once started.
+type readyStandIn struct{ fakeStandIn }
+
+func (r *readyStandIn) Ready() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.started) > 0
+}
+
+// A per-node stand-in replaces the emulated agent on its node only: the
+// other nodes keep theirs, the stand-in gets its node and the agent's
+// account, counts in the settle conditions, and is stopped by Stop.
+func TestNodeStandInReplacesOneNodesAgent(t *testing.T) {
+	srv := newFakeCluster(t)
+	ns := nodes(3)
+	cfg := testConfig(t, srv, MeshCilium, ns...)
+	real := &readyStandIn{}
+	cfg.NodeStandIns = map[string]map[string]StandIn{"cilium-agent": {ns[1]: real}}
+	m, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-m.RolloutDone()
+	if got := m.Running()["cilium-agent"]; got != 2 {
+		t.Errorf("%d emulated cilium-agents run, want 2 (one node has the real one)", got)
+	}
+	eventually(t, "real agent started", func() bool {
+		real.mu.Lock()
+		defer real.mu.Unlock()
+		return len(real.started) == 1
+	})
+	id := real.started[0]
+	if id.Node != ns[1] || !strings.HasPrefix(id.ServiceAccount, "kube-system/cilium-") {
+		t.Errorf("identity = %+v, want node %s and the agent's account", id, ns[1])
+	}
+	var found bool
+	for _, c := range m.SettleConditions() {
+		switch c.Name {
+		case "real cilium-agent ready":
+			found = true
+			if c.Want != 1 || c.Have != 1 {
+				t.Errorf("%s: %d of %d", c.Name, c.Have, c.Want)
+			}
+		case "cilium-agent started":
+			if c.Want != 2 {
+				t.Errorf("%s: want %d, want 2 (the emulated ones only)", c.Name, c.Want)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no settle condition for the real agents: %+v", m.SettleConditions())
+	}
+	if _, err := m.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if real.stopped != 1 {
+		t.Errorf("stand-in stopped %d times, want 1", real.stopped)
+	}
+}
+
+// A per-node stand-in that fails to start leaves its node without an
+// agent and says so; the run goes on.
+func TestNodeStandInFailureIsReported(t *testing.T) {
+	srv := newFakeCluster(t)
+	ns := nodes(2)
+	cfg := testConfig(t, srv, MeshCilium, ns...)
+	cfg.NodeStandIns = map[string]map[string]StandIn{"cilium-agent": {ns[0]: &fakeStandIn{startErr: errors.New("no socket")}}}
+	m, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop(context.Background())
+	<-m.RolloutDone()
+	eventually(t, "failure reported", func() bool { return len(m.StandInFailures()) == 1 })
+	if f := m.StandInFailures()[0]; !strings.Contains(f, ns[0]) || !strings.Contains(f, "no socket") {
+		t.Errorf("failure = %q, want the node and the error", f)
+	}
+}
+
+func TestNodeStandInValidation(t *testing.T) {
+	srv := newFakeCluster(t)
+	for name, tc := range map[string]struct {
+		component, node string
+		want            string
+	}{
+		"central component": {"cilium-operator", "kwok-node-0", "not a per-node component"},
+		"unknown component": {"ztunnel", "kwok-node-0", "no such component"},
+		"unknown node":      {"cilium-agent", "elsewhere", "not one of the run's nodes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := testConfig(t, srv, MeshCilium, nodes(1)...)
+			cfg.NodeStandIns = map[string]map[string]StandIn{tc.component: {tc.node: &fakeStandIn{}}}
+			if _, err := Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

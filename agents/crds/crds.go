@@ -20,6 +20,9 @@ const (
 	SetCilium     = "cilium"
 	SetIstio      = "istio"
 	SetGatewayAPI = "gateway-api"
+	// SetCiliumReal is what the real cilium-agent waits for beyond
+	// SetCilium (installed only with real Cilium components).
+	SetCiliumReal = "cilium-real"
 )
 
 //go:embed manifests/*.yaml

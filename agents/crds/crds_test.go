@@ -16,7 +16,7 @@ import (
 var runLabels = map[string]string{"churn.dev/run": "r1"}
 
 func TestManifestsAreStructuralAndComplete(t *testing.T) {
-	want := map[string]int{SetCilium: 9, SetIstio: 14, SetGatewayAPI: 10}
+	want := map[string]int{SetCilium: 9, SetIstio: 14, SetGatewayAPI: 10, SetCiliumReal: 3}
 	for set, n := range want {
 		objs, err := Manifests(set)
 		if err != nil {

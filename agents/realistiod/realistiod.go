@@ -13,16 +13,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/churn-dev/churn/agents"
+	"github.com/churn-dev/churn/internal/childproc"
 )
 
 // BinaryName is the file make istiod writes into bin/.
@@ -35,8 +33,6 @@ const (
 	// drains for its --shutdownDuration (10 s) first.
 	DefaultStopGrace = 20 * time.Second
 )
-
-const loopback = "127.0.0.1"
 
 // Options configure one istiod process.
 type Options struct {
@@ -63,11 +59,10 @@ type Istiod struct {
 	opts Options
 
 	mu       sync.Mutex
-	cmd      *exec.Cmd
+	proc     *childproc.Process
+	started  bool
 	secrets  string // private directory of the kubeconfig
 	readyURL string
-	exited   chan struct{}
-	exitErr  error
 	readyIn  time.Duration
 }
 
@@ -111,10 +106,10 @@ func (p *Istiod) LogPath() string { return p.opts.LogPath }
 func (p *Istiod) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cmd == nil || p.cmd.Process == nil {
+	if p.proc == nil {
 		return 0
 	}
-	return p.cmd.Process.Pid
+	return p.proc.PID()
 }
 
 // ReadyAfter is how long istiod took from start to /ready.
@@ -129,10 +124,11 @@ func (p *Istiod) ReadyAfter() time.Duration {
 // or ReadyTimeout passes; on failure the process is stopped.
 func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	p.mu.Lock()
-	if p.cmd != nil {
+	if p.started {
 		p.mu.Unlock()
 		return errors.New("realistiod: already started")
 	}
+	p.started = true
 	p.mu.Unlock()
 	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", p.opts.Dir, err)
@@ -141,49 +137,35 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	if err != nil {
 		return fmt.Errorf("creating kubeconfig directory: %w", err)
 	}
+	p.mu.Lock()
+	p.secrets = secrets
+	p.mu.Unlock()
 	kubeconfig := filepath.Join(secrets, "kubeconfig")
-	if err := writeKubeconfig(kubeconfig, id.RESTConfig); err != nil {
-		os.RemoveAll(secrets)
-		return err
+	if err := childproc.WriteKubeconfig(kubeconfig, id.RESTConfig); err != nil {
+		return fmt.Errorf("realistiod: %w", err)
 	}
 	meshConfig := filepath.Join(p.opts.Dir, "mesh.yaml")
 	if err := os.WriteFile(meshConfig, []byte(meshConfigYAML(id.Namespace)), 0o600); err != nil {
-		os.RemoveAll(secrets)
 		return fmt.Errorf("writing mesh config: %w", err)
 	}
-	ports, err := freePorts(6)
+	ports, err := childproc.FreePorts(6)
 	if err != nil {
-		os.RemoveAll(secrets)
 		return err
 	}
 	cmd := exec.Command(p.opts.Binary, args(kubeconfig, meshConfig, ports)...)
 	cmd.Dir = p.opts.Dir
 	cmd.Env = append(os.Environ(), env(id, kubeconfig)...)
 	cmd.Env = append(cmd.Env, p.opts.Env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		// Own process group: a terminal's Ctrl-C reaches churn only, which
-		// stops istiod in its teardown; Pdeathsig kills it if churn dies.
-		Setpgid:   true,
-		Pdeathsig: syscall.SIGKILL,
-	}
-	logFile, err := os.OpenFile(p.opts.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		os.RemoveAll(secrets)
-		return fmt.Errorf("opening istiod log: %w", err)
-	}
-	fmt.Fprintf(logFile, "=== churn: starting istiod at %s: %s %s\n", time.Now().Format(time.RFC3339), cmd.Path, strings.Join(cmd.Args[1:], " "))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-
-	p.mu.Lock()
-	p.cmd, p.secrets, p.exited = cmd, secrets, make(chan struct{})
-	p.readyURL = "http://" + net.JoinHostPort(loopback, strconv.Itoa(ports[0])) + "/ready"
-	p.mu.Unlock()
 	started := time.Now()
-	if err := p.spawn(logFile); err != nil {
-		os.RemoveAll(secrets)
-		return fmt.Errorf("starting %s: %w", p.opts.Binary, err)
+	proc, err := childproc.Start("istiod", cmd, p.opts.LogPath, 0)
+	if err != nil {
+		return err
 	}
-	p.opts.Logger.Info("istiod started", zap.Int("pid", cmd.Process.Pid), zap.String("log", p.opts.LogPath))
+	p.mu.Lock()
+	p.proc = proc
+	p.readyURL = "http://" + net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0])) + "/ready"
+	p.mu.Unlock()
+	p.opts.Logger.Info("istiod started", zap.Int("pid", proc.PID()), zap.String("log", p.opts.LogPath))
 	if err := p.waitReady(ctx); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
 		defer cancel()
@@ -194,31 +176,6 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	p.mu.Unlock()
 	p.opts.Logger.Info("istiod ready", zap.Duration("after", p.readyIn))
 	return nil
-}
-
-// spawn starts the command from a goroutine locked to its OS thread for
-// the child's whole life: Linux sends Pdeathsig when the forking *thread*
-// exits, and the Go runtime may retire an unlocked thread at any time.
-func (p *Istiod) spawn(logFile *os.File) error {
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		// Never unlocked: the thread is retired once the child has exited.
-		if err := p.cmd.Start(); err != nil {
-			logFile.Close()
-			started <- err
-			close(p.exited)
-			return
-		}
-		started <- nil
-		err := p.cmd.Wait()
-		logFile.Close()
-		p.mu.Lock()
-		p.exitErr = err
-		p.mu.Unlock()
-		close(p.exited)
-	}()
-	return <-started
 }
 
 func (p *Istiod) waitReady(ctx context.Context) error {
@@ -239,8 +196,8 @@ func (p *Istiod) waitReady(ctx context.Context) error {
 			}
 		}
 		select {
-		case <-p.exited:
-			return fmt.Errorf("istiod exited before it was ready (%v); see %s", p.exitError(), p.opts.LogPath)
+		case <-p.proc.Exited():
+			return fmt.Errorf("istiod exited before it was ready (%v); see %s", p.proc.ExitError(), p.opts.LogPath)
 		case <-ctx.Done():
 			return fmt.Errorf("istiod not ready after %s (%w); see %s", p.opts.ReadyTimeout, ctx.Err(), p.opts.LogPath)
 		case <-tick.C:
@@ -248,20 +205,14 @@ func (p *Istiod) waitReady(ctx context.Context) error {
 	}
 }
 
-func (p *Istiod) exitError() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.exitErr == nil {
-		return errors.New("exit status 0")
-	}
-	return p.exitErr
-}
-
 // Exited is closed once the process has ended (nil before Start).
 func (p *Istiod) Exited() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.exited
+	if p.proc == nil {
+		return nil
+	}
+	return p.proc.Exited()
 }
 
 // Stop sends SIGTERM to istiod's process group, SIGKILL after StopGrace
@@ -270,37 +221,18 @@ func (p *Istiod) Exited() <-chan struct{} {
 // no-op.
 func (p *Istiod) Stop(ctx context.Context) error {
 	p.mu.Lock()
-	cmd, exited, secrets := p.cmd, p.exited, p.secrets
+	proc, secrets := p.proc, p.secrets
 	p.secrets = ""
 	p.mu.Unlock()
 	if secrets != "" {
 		defer os.RemoveAll(secrets)
 	}
-	if cmd == nil || cmd.Process == nil {
+	if proc == nil {
 		return nil
 	}
-	pgid := cmd.Process.Pid
-	select {
-	case <-exited:
-		return nil
-	default:
+	killed, err := proc.Stop(ctx, p.opts.StopGrace)
+	if killed {
+		p.opts.Logger.Warn("istiod did not stop on SIGTERM; killed it", zap.Int("pid", proc.PID()))
 	}
-	// The group may already be gone between the check and the signal.
-	if err := syscall.Kill(-pgid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signalling istiod: %w", err)
-	}
-	grace := time.NewTimer(p.opts.StopGrace)
-	defer grace.Stop()
-	select {
-	case <-exited:
-		return nil
-	case <-grace.C:
-	case <-ctx.Done():
-	}
-	p.opts.Logger.Warn("istiod did not stop on SIGTERM; killing it", zap.Int("pid", pgid))
-	if err := syscall.Kill(-pgid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("killing istiod: %w", err)
-	}
-	<-exited
-	return nil
+	return err
 }
