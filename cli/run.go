@@ -65,6 +65,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		opts     runner.Options
 		mesh     string
 		istiod   string
+		cilium   string
+		ciliumN  int
 		memLimit string
 		cpuProf  string
 		faults   []string
@@ -81,6 +83,7 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		Example: `  churn run --profile smoke
   churn run --profile 50k-pods --mesh cilium
   churn run --profile 10k-pods --seed 7 --slo mutating-p99=500ms
+  churn run --profile 1k-pods --mesh cilium --cilium real --cilium-real-agents 5
   churn run --profile 1k-pods --fault etcd-kill@3m
   churn run --profile 1k-pods --apiserver-args=--max-mutating-requests-inflight=50
   churn run --kubeconfig staging.yaml --allow-remote --profile 10k-pods
@@ -106,6 +109,17 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 				p.Mesh.Istiod = istiod
 				if err := p.ValidateWith(observers.Known); err != nil {
 					return fmt.Errorf("--istiod %s: %w", istiod, err)
+				}
+			}
+			if cmd.Flags().Changed("cilium") || cmd.Flags().Changed("cilium-real-agents") {
+				if cmd.Flags().Changed("cilium") {
+					p.Mesh.Cilium = cilium
+				}
+				if cmd.Flags().Changed("cilium-real-agents") {
+					p.Mesh.CiliumRealAgents = ciliumN
+				}
+				if err := p.ValidateWith(observers.Known); err != nil {
+					return fmt.Errorf("--cilium %s --cilium-real-agents %d: %w", p.Mesh.Cilium, p.Mesh.CiliumRealAgents, err)
 				}
 			}
 			if memLimit != "" {
@@ -135,6 +149,9 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 				return err
 			}
 			if err := runner.CheckRealIstiod(opts); err != nil {
+				return err
+			}
+			if err := runner.CheckRealCilium(opts); err != nil {
 				return err
 			}
 			stopProfile, err := startCPUProfile(cpuProf)
@@ -187,6 +204,8 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f := cmd.Flags()
 	wf.register(f, "smoke")
 	f.StringVar(&mesh, "mesh", "", "mesh to emulate: none, istio-ambient, cilium, cilium-ces")
+	f.StringVar(&cilium, "cilium", "", "with a cilium mesh: emulated (default), or real to run the real cilium-operator and real cilium-agents (bin/cilium-operator-generic and bin/cilium-agent, make cilium; needs root) in place of the emulated ones; see --cilium-real-agents")
+	f.IntVar(&ciliumN, "cilium-real-agents", 0, fmt.Sprintf("with --cilium real: how many nodes run a real cilium-agent, spread over the nodes; the others keep the emulated agent (default %d, at most the nodes)", profiles.DefaultCiliumRealAgents))
 	f.StringVar(&istiod, "istiod", "", "with an istio mesh: emulated (default), or real to run bin/pilot-discovery (make istiod) in place of the emulated istiod")
 	f.StringVar(&opts.Agents, "agents", agents.AgentsInternal, "where the per-node mesh agents run: internal, or external (left to churn agents --shard i/N)")
 	f.StringVar(&opts.OutDir, "out", "", "results directory (default churn-results/<run-id>)")

@@ -20,6 +20,16 @@ const (
 	IstiodReal     = "real"
 )
 
+// Cilium modes accepted in MeshSpec.Cilium.
+const (
+	CiliumEmulated = "emulated"
+	CiliumReal     = "real"
+)
+
+// DefaultCiliumRealAgents is how many nodes get a real cilium-agent with
+// mesh.cilium real when mesh.ciliumRealAgents is not set.
+const DefaultCiliumRealAgents = 5
+
 // DefaultImage is the pod image. KWOK never pulls it; it only has to be a
 // valid reference.
 const DefaultImage = "registry.k8s.io/pause:3.10"
@@ -83,6 +93,7 @@ func Defaults() Profile {
 		Mesh: MeshSpec{
 			Name:   MeshNone,
 			Istiod: IstiodEmulated,
+			Cilium: CiliumEmulated,
 			// Long enough for 1,000 istio-cni agents to enrol 50,000 pods
 			// on two cores; short enough that three arms of 50k-pods, one
 			// of which never settles, fit in 40 minutes.

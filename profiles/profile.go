@@ -99,6 +99,15 @@ type MeshSpec struct {
 	// runs pilot-discovery (bin/pilot-discovery, make istiod) in place of
 	// the emulated istiod; the per-node agents stay emulated.
 	Istiod string `json:"istiod,omitempty"`
+	// Cilium is "emulated" (default) or "real": with a cilium mesh, real
+	// runs the real cilium-operator (bin/cilium-operator-generic) in place
+	// of the emulated one, and real cilium-agents (bin/cilium-agent, both
+	// built by make cilium) on CiliumRealAgents of the nodes; the other
+	// nodes' agents stay emulated.
+	Cilium string `json:"cilium,omitempty"`
+	// CiliumRealAgents is how many nodes run a real cilium-agent with
+	// Cilium real (default DefaultCiliumRealAgents, at most the nodes).
+	CiliumRealAgents int `json:"ciliumRealAgents,omitempty"`
 	// SettleTimeout bounds the install phase: churn starts once the mesh
 	// has settled (every watch synced, its steady-state objects written,
 	// no 429 for SettleQuiet) or when this has passed, whichever is first.
@@ -107,6 +116,19 @@ type MeshSpec struct {
 	// SettleQuiet is how long the API server must have answered the mesh
 	// no 429 for it to count as settled.
 	SettleQuiet metav1.Duration `json:"settleQuiet"`
+}
+
+// RealCiliumAgents is how many nodes of nodes run a real cilium-agent:
+// none unless Cilium is real.
+func (m MeshSpec) RealCiliumAgents(nodes int) int {
+	if m.Cilium != CiliumReal {
+		return 0
+	}
+	n := m.CiliumRealAgents
+	if n == 0 {
+		n = DefaultCiliumRealAgents
+	}
+	return min(n, nodes)
 }
 
 // ControlPlaneComponents are the processes of the local control plane

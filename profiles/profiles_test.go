@@ -336,6 +336,51 @@ func TestRealIstiodNeedsAnIstioMesh(t *testing.T) {
 	}
 }
 
+// mesh.cilium: real runs with a cilium mesh only; mesh.ciliumRealAgents
+// applies with it, defaults to 5 and never exceeds the nodes.
+func TestRealCiliumValidation(t *testing.T) {
+	p := Defaults()
+	p.Name = "real-cilium"
+	p.Nodes.Count = 3
+	for _, mesh := range []string{MeshCilium, MeshCiliumCES} {
+		p.Mesh.Name, p.Mesh.Cilium = mesh, CiliumReal
+		if err := p.Validate(); err != nil {
+			t.Fatalf("%s with real Cilium: Validate() = %v", mesh, err)
+		}
+	}
+	if got := p.Mesh.RealCiliumAgents(p.Nodes.Count); got != 3 {
+		t.Errorf("RealCiliumAgents(3 nodes) = %d, want 3 (the default 5, capped at the nodes)", got)
+	}
+	if got := p.Mesh.RealCiliumAgents(100); got != DefaultCiliumRealAgents {
+		t.Errorf("RealCiliumAgents(100 nodes) = %d, want %d", got, DefaultCiliumRealAgents)
+	}
+	for name, tc := range map[string]struct {
+		mesh, cilium string
+		agents       int
+		want         string
+	}{
+		"istio mesh":         {MeshIstioAmbient, CiliumReal, 0, "mesh.cilium"},
+		"no mesh":            {MeshNone, CiliumReal, 0, "mesh.cilium"},
+		"unknown mode":       {MeshCilium, "fake", 0, "mesh.cilium"},
+		"agents if emulated": {MeshCilium, CiliumEmulated, 2, "mesh.ciliumRealAgents"},
+		"negative agents":    {MeshCilium, CiliumReal, -1, "mesh.ciliumRealAgents"},
+		"more than nodes":    {MeshCilium, CiliumReal, 4, "more real agents than nodes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := p
+			q.Mesh.Name, q.Mesh.Cilium, q.Mesh.CiliumRealAgents = tc.mesh, tc.cilium, tc.agents
+			if err := q.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	q := p
+	q.Mesh.Name, q.Mesh.Cilium = MeshCilium, CiliumEmulated
+	if got := q.Mesh.RealCiliumAgents(10); got != 0 {
+		t.Errorf("emulated Cilium: RealCiliumAgents = %d, want 0", got)
+	}
+}
+
 func TestControlPlaneExtraArgsDecodeYAMLAndJSON(t *testing.T) {
 	want := map[string][]string{
 		"kube-apiserver": {"--max-mutating-requests-inflight=20", "--feature-gates=A=true,B=false"},

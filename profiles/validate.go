@@ -33,6 +33,9 @@ const (
 var (
 	meshNames   = sets.New(MeshNone, MeshIstioAmbient, MeshCilium, MeshCiliumCES)
 	istiodModes = sets.New(IstiodEmulated, IstiodReal)
+	ciliumModes = sets.New(CiliumEmulated, CiliumReal)
+	// ciliumMeshes are the meshes with Cilium components.
+	ciliumMeshes = sets.New(MeshCilium, MeshCiliumCES)
 	// istioMeshes are the meshes with an istiod, emulated or real.
 	istioMeshes = sets.New(MeshIstioAmbient)
 )
@@ -178,6 +181,22 @@ func (p Profile) validateMesh(path *field.Path) field.ErrorList {
 			fmt.Sprintf("the real istiod runs with an istio mesh (%s), not with mesh %q", strings.Join(sets.List(istioMeshes), ", "), p.Mesh.Name)))
 	case !istiodModes.Has(p.Mesh.Istiod):
 		errs = append(errs, field.NotSupported(path.Child("istiod"), p.Mesh.Istiod, sets.List(istiodModes)))
+	}
+	switch {
+	case p.Mesh.Cilium == CiliumReal && !ciliumMeshes.Has(p.Mesh.Name):
+		errs = append(errs, field.Invalid(path.Child("cilium"), p.Mesh.Cilium,
+			fmt.Sprintf("real Cilium runs with a cilium mesh (%s), not with mesh %q", strings.Join(sets.List(ciliumMeshes), ", "), p.Mesh.Name)))
+	case !ciliumModes.Has(p.Mesh.Cilium):
+		errs = append(errs, field.NotSupported(path.Child("cilium"), p.Mesh.Cilium, sets.List(ciliumModes)))
+	}
+	switch {
+	case p.Mesh.CiliumRealAgents < 0:
+		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents, "must be >= 0 (0: the default, 5)"))
+	case p.Mesh.CiliumRealAgents > 0 && p.Mesh.Cilium != CiliumReal:
+		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents, "applies with mesh.cilium real only"))
+	case p.Mesh.CiliumRealAgents > p.Nodes.Count && p.Nodes.Count > 0:
+		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents,
+			fmt.Sprintf("more real agents than nodes (%d)", p.Nodes.Count)))
 	}
 	if p.Mesh.SettleTimeout.Duration < 0 {
 		errs = append(errs, field.Invalid(path.Child("settleTimeout"), p.Mesh.SettleTimeout.Duration.String(), "must be >= 0 (0 starts churn without waiting for the mesh to settle)"))

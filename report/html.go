@@ -34,6 +34,7 @@ type page struct {
 	API       *observers.APIServerSummary
 	Churn     *churnStats
 	Mesh      []meshRow
+	Real      []string
 	// Shards says who ran the per-node agents when churn agents shards did.
 	Shards    string
 	Problems  []string
@@ -125,6 +126,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	p.Churn = churnStatsOf(r.Churn)
 	p.Mesh = meshRows(r.MeshStats)
 	p.Shards = shardsLine(r.MeshStats)
+	p.Real = realLines(r.MeshStats)
 	if err := pageTemplate.Execute(w, p); err != nil {
 		return fmt.Errorf("render report: %w", err)
 	}

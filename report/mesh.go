@@ -94,8 +94,42 @@ func writeMeshTable(w io.Writer, m *results.MeshSummary) error {
 	if line := shardsLine(m); line != "" {
 		fmt.Fprintln(w, line)
 	}
+	for _, line := range realLines(m) {
+		fmt.Fprintln(w, line)
+	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// realLines say what each real process that replaced an emulated
+// component did (their requests are not in the table).
+func realLines(m *results.MeshSummary) []string {
+	if m == nil || len(m.Real) == 0 {
+		return nil
+	}
+	out := []string{"Real components in place of emulated ones (their requests are not counted above):"}
+	for _, r := range m.Real {
+		who := r.Name
+		if r.Node != "" {
+			who += " on " + r.Node
+		}
+		if r.Replicas > 1 {
+			who += fmt.Sprintf(" (%d replicas)", r.Replicas)
+		}
+		if r.Error != "" {
+			out = append(out, fmt.Sprintf("  %s: did not start: %s", who, r.Error))
+			continue
+		}
+		line := fmt.Sprintf("  %s: ready after %s", who, observers.FormatSeconds(r.ReadySeconds))
+		if r.Node != "" {
+			line += fmt.Sprintf("; CNI stand-in set up %d pods, tore down %d", r.CNIAdds, r.CNIDeletes)
+			if r.CNIErrors > 0 {
+				line += fmt.Sprintf(", %d calls failed (last: %s)", r.CNIErrors, r.CNILast)
+			}
+		}
+		out = append(out, line+"; log "+r.Log)
+	}
+	return out
 }
 
 // shardsLine says who ran the per-node agents when churn agents shards

@@ -129,6 +129,7 @@ const pageHTML = `<!DOCTYPE html>
 {{with .R.MeshStats}}<h2>Mesh: {{.Name}}</h2>
 <p class="small">Agents rolled out in {{secs .RolloutSeconds}}.{{range .Notes}} {{.}}.{{end}}</p>{{end}}
 {{with .Shards}}<p class="small">{{.}}</p>{{end}}
+{{with .Real}}<p class="small">{{index . 0}}</p><ul class="small">{{range slice . 1}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{with .Mesh}}<table><tr><th>component</th><th class="num">replicas</th><th class="num">events</th><th class="num">received</th><th class="num">lists</th><th class="num">re-lists</th><th class="num">watch restarts</th><th class="num">429s</th><th class="num">errors</th><th class="num">lag p50</th><th class="num">lag p99</th><th>writes</th></tr>
 {{range .}}<tr><td>{{.Name}}</td><td class="num">{{.Replicas}}</td><td class="num">{{.Events}}</td><td class="num">{{.Bytes}}</td><td class="num">{{.Lists}}</td><td class="num">{{.Relists}}</td><td class="num">{{.Restarts}}</td><td class="num">{{.Throttled}}</td><td class="num">{{.Errors}}</td><td class="num">{{.LagP50}}</td><td class="num">{{.LagP99}}</td><td>{{.Writes}}</td></tr>{{end}}
 </table>{{end}}

@@ -17,6 +17,32 @@ type MeshSummary struct {
 	PerNodeAgents string `json:"perNodeAgents,omitempty"`
 	// Shards are the churn agents shards that served the run.
 	Shards []ShardSummary `json:"shards,omitempty"`
+	// Real are the real processes that ran in place of emulated
+	// components (churn run --cilium real); their requests are not in
+	// Components.
+	Real []RealComponent `json:"real,omitempty"`
+}
+
+// RealComponent is one real process (or replica set) that ran in place of
+// an emulated component.
+type RealComponent struct {
+	// Name is the program: cilium-agent, cilium-operator-generic.
+	Name string `json:"name"`
+	// Node is the node a per-node component ran for.
+	Node     string `json:"node,omitempty"`
+	Replicas int    `json:"replicas,omitempty"`
+	// ReadySeconds is how long it took from start to serving.
+	ReadySeconds float64 `json:"readySeconds,omitempty"`
+	// Error is why it did not start ("" if it did).
+	Error string `json:"error,omitempty"`
+	// CNIAdds and CNIDeletes are the pods the CNI stand-in set up and
+	// tore down through a real agent's API; CNIErrors the calls that
+	// failed after retries.
+	CNIAdds    int64  `json:"cniAdds,omitempty"`
+	CNIDeletes int64  `json:"cniDeletes,omitempty"`
+	CNIErrors  int64  `json:"cniErrors,omitempty"`
+	CNILast    string `json:"cniLastError,omitempty"`
+	Log        string `json:"log,omitempty"`
 }
 
 // ShardSummary is one churn agents shard as it reported to the run.

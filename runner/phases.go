@@ -117,6 +117,17 @@ func (r *run) startMesh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	rc, err := r.realCiliumFor()
+	if err != nil {
+		return err
+	}
+	for name, s := range rc.standIns() {
+		if standIns == nil {
+			standIns = map[string]agents.StandIn{}
+		}
+		standIns[name] = s
+	}
+	r.realCilium = rc
 	m, err := agents.Start(ctx, agents.Config{
 		Components:       components,
 		RESTConfig:       r.target.Config,
@@ -129,12 +140,15 @@ func (r *run) startMesh(ctx context.Context) error {
 		Clock:            r.clk,
 		Logger:           r.log,
 		StandIns:         standIns,
+		NodeStandIns:     rc.nodeStandIns(),
+		ExtraCRDSets:     rc.crdSets(),
 	})
 	if err != nil {
 		return fmt.Errorf("start mesh %s: %w", r.opts.Profile.Mesh.Name, err)
 	}
 	r.mesh = m
 	r.noteRealIstiod(realIstiod)
+	r.noteRealCilium(rc)
 	if components == agents.ComponentsCentral {
 		fmt.Fprintf(r.progress(), "  per-node agents left to churn agents shards (churn agents --shard i/N); announced as configmap %s, run %s\n",
 			agents.AnnouncementName, r.labelID)
@@ -175,6 +189,9 @@ func (r *run) teardown(ctx context.Context) error {
 	var errs []error
 	if r.mesh != nil {
 		summary, err := r.mesh.Stop(ctx)
+		if summary != nil {
+			summary.Real = r.realCilium.summary()
+		}
 		r.res.MeshStats = summary
 		errs = append(errs, err)
 	}

@@ -59,9 +59,11 @@ type run struct {
 	clientConfig *rest.Config
 	observers    []observers.Observer
 	mesh         *agents.Mesh
-	nodes        []string
-	metrics      *selfmetrics.Metrics
-	engine       *churn.Engine
+	// realCilium is the real Cilium replacing the emulated one (nil if none).
+	realCilium *realCilium
+	nodes      []string
+	metrics    *selfmetrics.Metrics
+	engine     *churn.Engine
 	// schedP99 is churn's goroutine scheduling latency p99 over the churn
 	// phase (schedOK once measured).
 	schedP99 float64
