@@ -247,7 +247,11 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 		defer cancel()
 		return errors.Join(err, a.Stop(stopCtx))
 	}
-	cni, err := startCNI(ctx, a.opts.CNI, a.node, api, a.opts.Logger)
+	cs, err := a.opts.CNI.client(a.node)
+	var cni *cniStandIn
+	if err == nil {
+		cni, err = startCNI(ctx, cs, a.node, api, a.opts.Logger)
+	}
 	if err != nil {
 		api.close()
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopGrace+5*time.Second)

@@ -72,7 +72,8 @@ type cniPod struct {
 	uid, containerID, ip, pool string
 }
 
-func startCNI(ctx context.Context, o CNIOptions, node string, api *apiClient, log *zap.Logger) (*cniStandIn, error) {
+// client is the CNI stand-in's cluster access, under its own user agent.
+func (o CNIOptions) client(node string) (kubernetes.Interface, error) {
 	if o.RESTConfig == nil {
 		return nil, fmt.Errorf("realcilium: no REST config for the CNI stand-in of %s", node)
 	}
@@ -82,6 +83,11 @@ func startCNI(ctx context.Context, o CNIOptions, node string, api *apiClient, lo
 	if err != nil {
 		return nil, fmt.Errorf("CNI stand-in client: %w", err)
 	}
+	return cs, nil
+}
+
+// startCNI watches node's pods through cs and sets them up through api.
+func startCNI(ctx context.Context, cs kubernetes.Interface, node string, api *apiClient, log *zap.Logger) (*cniStandIn, error) {
 	c := &cniStandIn{
 		node: node, api: api, log: log.With(zap.String("node", node)),
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 10*time.Second)),
@@ -167,7 +173,7 @@ func (c *cniStandIn) sync(ctx context.Context, key string) error {
 	if obj, ok, _ := c.store.GetByKey(key); ok {
 		pod, _ = obj.(*corev1.Pod)
 	}
-	want := pod != nil && pod.DeletionTimestamp == nil && pod.Status.PodIP != "" &&
+	want := pod != nil && pod.Spec.NodeName == c.node && pod.DeletionTimestamp == nil && pod.Status.PodIP != "" &&
 		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
 	c.mu.Lock()
 	have, set := c.pods[key]

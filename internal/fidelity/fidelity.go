@@ -49,11 +49,12 @@ type Workload struct {
 	Namespaces []string
 }
 
-// NewWorkload creates nodes fake nodes and namespaces namespaces of
-// replicas pods each, and waits until every pod is Ready.
+// NewWorkload creates nodes fake nodes (labelled, as a run labels its
+// nodes) and namespaces namespaces of replicas pods each, and waits until
+// every pod is Ready.
 func NewWorkload(t *testing.T, ctx context.Context, cs kubernetes.Interface, labels map[string]string, nodes, namespaces int, replicas int32) *Workload {
 	t.Helper()
-	if _, err := fakenodes.Create(ctx, cs, fakenodes.Spec{Count: nodes, QPS: 100}, io.Discard); err != nil {
+	if _, err := fakenodes.Create(ctx, cs, fakenodes.Spec{Count: nodes, QPS: 100, Labels: labels}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if err := fakenodes.WaitReady(ctx, cs, fakenodes.LabelSelector, nodes, io.Discard); err != nil {
