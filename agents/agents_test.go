@@ -226,7 +226,7 @@ func TestCiliumEndpointFollowsPod(t *testing.T) {
 	if agent.Writes["create ciliumendpoints"] != 1 || agent.Writes["delete ciliumendpoints"] != 1 || agent.Writes["create ciliumidentities"] != 2 {
 		t.Errorf("writes = %v", agent.Writes)
 	}
-	if agent.Lists < 14 || agent.EventsReceived == 0 || agent.BytesReceived == 0 || agent.Informers != 14 {
+	if agent.Lists < 15 || agent.EventsReceived == 0 || agent.BytesReceived == 0 || agent.Informers != 15 {
 		t.Errorf("summary = %+v", agent)
 	}
 }

@@ -14,12 +14,14 @@ import (
 )
 
 // Cilium's CiliumEndpointSlice controller defaults: up to 100 endpoints per
-// slice, slices grouped by identity (and so by namespace), written through
-// a 10 qps / burst 20 queue.
+// slice, slices grouped by identity (and so by namespace), a slice written
+// 500 ms after its first change (so changes in between go in one write),
+// through a 10 qps / burst 20 queue.
 const (
 	cesMaxEndpoints = 100
 	cesWriteQPS     = 10
 	cesWriteBurst   = 20
+	cesSyncDelay    = 500 * time.Millisecond
 )
 
 // cesManager batches run CiliumEndpoints into CiliumEndpointSlices. Its
@@ -34,7 +36,8 @@ type cesManager struct {
 	member map[string]string // CEP key -> slice name
 	groups map[cesGroup][]string
 	queue  []string
-	queued map[string]bool
+	queued map[string]time.Time // slice -> when it was queued
+	clk    clock.Clock
 	seq    int
 	prefix string
 }
@@ -61,14 +64,14 @@ type cesEndpoint struct {
 func newCESManager(runLabels map[string]string, runID string, clk clock.Clock) *cesManager {
 	return &cesManager{
 		wake: make(chan struct{}, 1), limiter: watch.NewTokenBucket(cesWriteQPS, cesWriteBurst, clk), runLabels: runLabels,
-		slices: map[string]*cesSlice{}, member: map[string]string{}, groups: map[cesGroup][]string{}, queued: map[string]bool{},
+		slices: map[string]*cesSlice{}, member: map[string]string{}, groups: map[cesGroup][]string{}, queued: map[string]time.Time{}, clk: clk,
 		prefix: "ces-" + sanitizeName(runID),
 	}
 }
 
 func (m *cesManager) enqueue(name string) {
-	if !m.queued[name] {
-		m.queued[name] = true
+	if _, ok := m.queued[name]; !ok {
+		m.queued[name] = m.clk.Now()
 		m.queue = append(m.queue, name)
 	}
 	select {
@@ -128,28 +131,32 @@ func (m *cesManager) removeLocked(key string) {
 	m.enqueue(sn)
 }
 
-// next pops a queued slice and snapshots it.
-func (m *cesManager) next() (cesSlice, []cesEndpoint, bool) {
+// next pops a queued slice that has waited cesSyncDelay and snapshots it;
+// wait > 0 says how long until the first queued slice is due.
+func (m *cesManager) next() (snap cesSlice, eps []cesEndpoint, ok bool, wait time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for len(m.queue) > 0 {
 		sn := m.queue[0]
+		if due := m.queued[sn].Add(cesSyncDelay); m.clk.Now().Before(due) {
+			return cesSlice{}, nil, false, due.Sub(m.clk.Now())
+		}
 		m.queue = m.queue[1:]
 		delete(m.queued, sn)
 		s := m.slices[sn]
 		if s == nil {
 			continue
 		}
-		eps := make([]cesEndpoint, 0, len(s.endpoints))
+		eps = make([]cesEndpoint, 0, len(s.endpoints))
 		for _, e := range s.endpoints {
 			eps = append(eps, e)
 		}
 		sort.Slice(eps, func(i, j int) bool { return eps[i].name < eps[j].name })
-		snap := *s
+		snap = *s
 		snap.endpoints = nil
-		return snap, eps, true
+		return snap, eps, true, 0
 	}
-	return cesSlice{}, nil, false
+	return cesSlice{}, nil, false, 0
 }
 
 func (m *cesManager) run(ctx context.Context, r *replica) {
@@ -163,7 +170,13 @@ func (m *cesManager) run(ctx context.Context, r *replica) {
 		case <-tick.C():
 		}
 		for ctx.Err() == nil && r.leading() {
-			s, eps, ok := m.next()
+			s, eps, ok, wait := m.next()
+			if wait > 0 {
+				if !m.sleep(ctx, wait) {
+					return
+				}
+				continue
+			}
 			if !ok {
 				break
 			}
@@ -172,6 +185,17 @@ func (m *cesManager) run(ctx context.Context, r *replica) {
 			}
 			m.write(ctx, r, s, eps)
 		}
+	}
+}
+
+func (m *cesManager) sleep(ctx context.Context, d time.Duration) bool {
+	t := m.clk.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 

@@ -192,6 +192,9 @@ func cilium(ces bool) *MeshSpec {
 			}),
 			core("", "v1", "nodes").with(func(w *WatchDef) { w.FieldSelector, w.Feed = "metadata.name={{node}}", feedOwnNode }),
 			custom("cilium.io", "ciliumnodes", c),
+			// Its own CiliumNode again, apart from all of them (the local
+			// node store's watch; seen in the real agent's audit log).
+			custom("cilium.io", "ciliumnodes", c).with(func(w *WatchDef) { w.FieldSelector = "metadata.name={{node}}" }),
 			core("", "v1", "namespaces").with(func(w *WatchDef) { w.Feed, w.Fields = feedNamespaces, watch.FieldLabels }),
 			core("networking.k8s.io", "v1", "networkpolicies"),
 			custom("cilium.io", "ciliumnetworkpolicies", c),
@@ -233,14 +236,26 @@ func cilium(ces bool) *MeshSpec {
 			custom("cilium.io", "ciliumnodes", c),
 			core("", "v1", "services"),
 			core("discovery.k8s.io", "v1", "endpointslices"),
+			// Seen in the real operator's audit log (TestRealCiliumRequestMix):
+			// policies (status GC), nodes, and the Cilium and kube-dns pods it
+			// watches to restart pods Cilium does not manage yet.
+			custom("cilium.io", "ciliumnetworkpolicies", c),
+			custom("cilium.io", "ciliumclusterwidenetworkpolicies", c),
+			core("", "v1", "nodes"),
+			core("", "v1", "pods").with(func(w *WatchDef) { w.LabelSelector = "k8s-app=cilium" }),
+			core("", "v1", "pods").with(func(w *WatchDef) {
+				w.LabelSelector, w.FieldSelector = "k8s-app=kube-dns", "status.phase=Running"
+			}),
 		},
 		Writes: []Rule{
 			{Group: "cilium.io", Resources: []string{"ciliumidentities"}, Verbs: []string{"update", "delete"}},
 			{Group: "cilium.io", Resources: []string{"ciliumendpoints"}, Verbs: []string{"delete"}},
 			{Group: "coordination.k8s.io", Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
 		},
+		// client-go v0.29 (Cilium v1.15) GETs the lease before every
+		// renewal; the real operator's audit log shows it.
 		Leases: []LeaseSpec{{Name: "cilium-operator-resource-lock", LeaseDuration: 15 * time.Second,
-			RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second, Gates: true}},
+			RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second, Gates: true, GetBeforeRenew: true}},
 	}
 	if ces {
 		operator.Watches = append(operator.Watches, custom("cilium.io", "ciliumendpointslices", c))

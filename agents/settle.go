@@ -190,7 +190,7 @@ func (m *cesManager) settled() (want, have int64) {
 	defer m.mu.Unlock()
 	for name, s := range m.slices {
 		want += int64(len(s.endpoints))
-		if s.created && !m.queued[name] {
+		if _, queued := m.queued[name]; s.created && !queued {
 			have += int64(len(s.endpoints))
 		}
 	}

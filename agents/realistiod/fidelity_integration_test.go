@@ -161,7 +161,7 @@ func observe(t *testing.T, ctx context.Context, w *fidelity.Workload, cfg *rest.
 	if real != nil {
 		mcfg.StandIns = map[string]agents.StandIn{"istiod": real}
 	}
-	o := w.Observe(t, ctx, side, func() func() {
+	o := w.Observe(t, ctx, side, nil, func() func() {
 		m, err := agents.Start(ctx, mcfg)
 		if err != nil {
 			t.Fatalf("%s: start mesh: %v", side, err)

@@ -116,30 +116,52 @@ func (w *Workload) WaitReady(t *testing.T, ctx context.Context, ns string) {
 	}
 }
 
-// Churn runs the steady window's script in the background, at fixed
-// offsets: three scales, a namespace relabel, and a new namespace. side
-// names the observation (it goes into the relabel value and the new
-// namespace's name). It returns at once.
-func (w *Workload) Churn(t *testing.T, ctx context.Context, side string) {
-	steps := []struct {
-		at time.Duration
-		do func() error
-	}{
-		{5 * time.Second, func() error { return w.Scale(ctx, w.Namespaces[0], 7) }},
-		{20 * time.Second, func() error { return w.Relabel(ctx, w.Namespaces[1], side) }},
-		{35 * time.Second, func() error { return w.Scale(ctx, w.Namespaces[1], 3) }},
-		{50 * time.Second, func() error { return w.AddNamespace(ctx, "fidelity-new-"+side) }},
-		{65 * time.Second, func() error { return w.Scale(ctx, w.Namespaces[0], 5) }},
+// Step is one action of a churn script, At into the steady window.
+type Step struct {
+	At time.Duration
+	Do func(ctx context.Context) error
+}
+
+// DefaultSteps are the steady window's script: three scale-downs, a
+// namespace relabel, and a new namespace. side names the observation (it
+// goes into the relabel value and the new namespace's name).
+func (w *Workload) DefaultSteps(side string) []Step {
+	return []Step{
+		{5 * time.Second, func(ctx context.Context) error { return w.Scale(ctx, w.Namespaces[0], 7) }},
+		{20 * time.Second, func(ctx context.Context) error { return w.Relabel(ctx, w.Namespaces[1], side) }},
+		{35 * time.Second, func(ctx context.Context) error { return w.Scale(ctx, w.Namespaces[1], 3) }},
+		{50 * time.Second, func(ctx context.Context) error { return w.AddNamespace(ctx, "fidelity-new-"+side) }},
+		{65 * time.Second, func(ctx context.Context) error { return w.Scale(ctx, w.Namespaces[0], 5) }},
 	}
+}
+
+// Churn runs steps in the background, each at its offset from now, and
+// returns at once.
+func (w *Workload) Churn(t *testing.T, ctx context.Context, side string, steps []Step) {
 	start := time.Now()
 	go func() {
 		for _, s := range steps {
-			time.Sleep(time.Until(start.Add(s.at)))
-			if err := s.do(); err != nil && ctx.Err() == nil {
-				t.Errorf("%s: churn step at %s: %v", side, s.at, err)
+			time.Sleep(time.Until(start.Add(s.At)))
+			if err := s.Do(ctx); err != nil && ctx.Err() == nil {
+				t.Errorf("%s: churn step at %s: %v", side, s.At, err)
 			}
 		}
 	}()
+}
+
+// Reset scales every namespace's deployment back to replicas and waits
+// until they are Ready, so a second observation starts where the first
+// did.
+func (w *Workload) Reset(t *testing.T, ctx context.Context, replicas int32) {
+	t.Helper()
+	for _, ns := range w.Namespaces {
+		if err := w.Scale(ctx, ns, replicas); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ns := range w.Namespaces {
+		w.WaitReady(t, ctx, ns)
+	}
 }
 
 // Scale sets the replicas of the namespace's deployment.
@@ -169,8 +191,9 @@ type Observation struct {
 }
 
 // Observe starts a side (start returns its stop), waits out the start-up
-// window, runs the churn script through the steady window, and stops it.
-func (w *Workload) Observe(t *testing.T, ctx context.Context, side string, start func() (stop func())) Observation {
+// window, runs steps (DefaultSteps if none) through the steady window, and
+// stops it.
+func (w *Workload) Observe(t *testing.T, ctx context.Context, side string, steps []Step, start func() (stop func())) Observation {
 	t.Helper()
 	o := Observation{Start: time.Now()}
 	stop := start()
@@ -180,7 +203,10 @@ func (w *Workload) Observe(t *testing.T, ctx context.Context, side string, start
 		t.Fatalf("%s: start-up took %s, longer than the %s window", side, now.Sub(o.Start), StartupWindow)
 	}
 	time.Sleep(time.Until(o.Steady))
-	w.Churn(t, ctx, side)
+	if steps == nil {
+		steps = w.DefaultSteps(side)
+	}
+	w.Churn(t, ctx, side, steps)
 	o.Finish = o.Steady.Add(SteadyWindow)
 	time.Sleep(time.Until(o.Finish))
 	return o
