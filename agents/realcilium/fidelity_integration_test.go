@@ -32,7 +32,7 @@ const fidelityNodes = 10
 // with its reason. Any other difference in the sets fails the test.
 var (
 	knownOnlyRealAgent = fidelity.Known{
-		"get namespaces": "once per process at start: the Kubernetes client's connectivity check (GET namespace kube-system, pkg/k8s/client)",
+		"get namespaces":                  "once per process at start: the Kubernetes client's connectivity check (GET namespace kube-system, pkg/k8s/client)",
 		"list leases.coordination.k8s.io": "once at start: v1.15's L2-announcement lease GC lists the leases of its namespace even with the feature off (pkg/l2announcer)",
 		"leases.coordination.k8s.io":      "the same one LIST",
 	}
