@@ -24,8 +24,10 @@ const (
 //   - its CiliumNode (GET, then CREATE with an owner reference to the Node)
 //     once it has seen its Node;
 //   - per run pod on its node that has an IP: a CiliumIdentity for the
-//     pod's security labels unless one is known (everyone computes the same
-//     id, the first CREATE wins, AlreadyExists is normal), then the
+//     pod's security labels unless this agent created it or its watch has
+//     shown it (so agents racing on a new label set each create it, as
+//     real ones do; here everyone computes the same id, so the first
+//     CREATE wins and AlreadyExists is normal), then the
 //     CiliumEndpoint: GET, CREATE (owner: the pod), and a JSON patch of
 //     /status at the next 10 s sync when it changed (regeneration done, a
 //     new IP, a new identity after a namespace relabel);
@@ -39,6 +41,10 @@ type ciliumAgent struct {
 	ciliumNode   bool // created (or found)
 	pods         map[string]*localPod
 	nextEndpoint int
+	// allocated are the identities this agent created itself: its
+	// allocator remembers its own keys, and learns everyone else's only
+	// from its CiliumIdentity watch.
+	allocated map[int64]bool
 }
 
 type localPod struct {
@@ -57,7 +63,7 @@ type localPod struct {
 }
 
 func newCiliumAgent(r *replica) *ciliumAgent {
-	return &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100}
+	return &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100, allocated: map[int64]bool{}}
 }
 
 func (a *ciliumAgent) handler(feed string) watch.Handler {
@@ -348,7 +354,10 @@ func (a *ciliumAgent) endpointStatus(p *localPod, id int64, labels []string, sta
 // whether the endpoint may reference it.
 func (a *ciliumAgent) ensureIdentity(ctx context.Context, id int64, ns string, labels []string) bool {
 	sh := a.r.comp.mesh.shared
-	if sh.identityKnown(id) {
+	a.mu.Lock()
+	own := a.allocated[id]
+	a.mu.Unlock()
+	if own || sh.identityKnown(id) {
 		return true
 	}
 	sec := map[string]string{}
@@ -367,11 +376,20 @@ func (a *ciliumAgent) ensureIdentity(ctx context.Context, id int64, ns string, l
 	})
 	_, err := a.r.do(ctx, apiCall{client: a.r.client(), verb: http.MethodPost, path: objectPath("cilium.io", "v2", "ciliumidentities", "", ""),
 		body: body, contentType: watch.ContentTypeJSON, accept: watch.ContentTypeJSON, key: "create ciliumidentities"})
-	if err != nil && !watch.IsAlreadyExists(err) {
+	switch {
+	case watch.IsAlreadyExists(err):
+		// Another agent's create won: the identity exists.
+		sh.setIdentity(id, true)
+	case err != nil:
 		a.r.countError(ctx, "create ciliumidentity", err)
 		return false
 	}
-	sh.setIdentity(id, true)
+	// Other agents learn of it from their watches, as real ones do; until
+	// then they create it too (a real agent would allocate another id for
+	// the same labels; here the same id conflicts).
+	a.mu.Lock()
+	a.allocated[id] = true
+	a.mu.Unlock()
 	return true
 }
 

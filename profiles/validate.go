@@ -194,9 +194,6 @@ func (p Profile) validateMesh(path *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents, "must be >= 0 (0: the default, 5)"))
 	case p.Mesh.CiliumRealAgents > 0 && p.Mesh.Cilium != CiliumReal:
 		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents, "applies with mesh.cilium real only"))
-	case p.Mesh.CiliumRealAgents > p.Nodes.Count && p.Nodes.Count > 0:
-		errs = append(errs, field.Invalid(path.Child("ciliumRealAgents"), p.Mesh.CiliumRealAgents,
-			fmt.Sprintf("more real agents than nodes (%d)", p.Nodes.Count)))
 	}
 	if p.Mesh.SettleTimeout.Duration < 0 {
 		errs = append(errs, field.Invalid(path.Child("settleTimeout"), p.Mesh.SettleTimeout.Duration.String(), "must be >= 0 (0 starts churn without waiting for the mesh to settle)"))

@@ -137,7 +137,7 @@ func TestRealIstiodRequestMix(t *testing.T) {
 			t.Errorf("%s: no requests recorded (real %d, emulated %d)", phase, full.TotalA, full.TotalB)
 			continue
 		}
-		fidelity.Check(t, phase, full, points, knownOnlyReal, knownOnlyEmulated)
+		fidelity.Check(t, phase, full, points, knownOnlyReal, knownOnlyEmulated, false)
 	}
 	if t.Failed() {
 		t.Logf("audit log: %s", auditLog)

@@ -230,8 +230,10 @@ type Known map[string]string
 // collection only one side has (from full, every request), a point
 // (verb, resource) only one side makes, or, on point pairs both make, a
 // share apart by more than ShareTolerancePoints (from points, the
-// requests that are not LIST or WATCH).
-func Check(t *testing.T, phase string, full, points auditmix.Comparison, knownOnlyReal, knownOnlyEmulated Known) {
+// requests that are not LIST or WATCH). With common, shares are taken of
+// the requests on pairs both sides make, so that a known one-sided
+// request does not shift every other share.
+func Check(t *testing.T, phase string, full, points auditmix.Comparison, knownOnlyReal, knownOnlyEmulated Known, common bool) {
 	t.Helper()
 	check := func(what string, items []string, known Known) {
 		for _, it := range items {
@@ -246,14 +248,52 @@ func Check(t *testing.T, phase string, full, points auditmix.Comparison, knownOn
 	check("only the emulation makes", Keys(points.OnlyB), knownOnlyEmulated)
 	check("only the real program watches", Watches(full.WatchedOnlyA), knownOnlyReal)
 	check("only the emulation watches", Watches(full.WatchedOnlyB), knownOnlyEmulated)
+	totalA, totalB := points.TotalA, points.TotalB
+	if common {
+		totalA, totalB = 0, 0
+		for _, r := range points.Rows {
+			if r.CountA > 0 && r.CountB > 0 {
+				totalA += r.CountA
+				totalB += r.CountB
+			}
+		}
+	}
 	for _, r := range points.Rows {
 		if r.CountA == 0 || r.CountB == 0 {
 			continue
 		}
-		if d := r.DiffPoints(); d > ShareTolerancePoints || d < -ShareTolerancePoints {
+		d := 100 * (float64(r.CountB)/float64(totalB) - float64(r.CountA)/float64(totalA))
+		if d > ShareTolerancePoints || d < -ShareTolerancePoints {
 			t.Errorf("%s: share of %s differs by %+.1f pp (tolerance %.0f pp)", phase, r.Key, d, ShareTolerancePoints)
 		}
 	}
+}
+
+// WorstCommonDiff is the largest share difference, in percentage points,
+// on the point pairs both sides make, shares taken of those pairs.
+func WorstCommonDiff(points auditmix.Comparison) (auditmix.Key, float64) {
+	var totalA, totalB int
+	for _, r := range points.Rows {
+		if r.CountA > 0 && r.CountB > 0 {
+			totalA += r.CountA
+			totalB += r.CountB
+		}
+	}
+	var worst auditmix.Key
+	var max float64
+	for _, r := range points.Rows {
+		if r.CountA == 0 || r.CountB == 0 {
+			continue
+		}
+		d := 100 * (float64(r.CountB)/float64(totalB) - float64(r.CountA)/float64(totalA))
+		if d < 0 {
+			d = -d
+		}
+		if d > max {
+			worst, max = r.Key, d
+		}
+	}
+	return worst, max
 }
 
 // Keys renders (verb, resource) pairs.
