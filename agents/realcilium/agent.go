@@ -81,15 +81,9 @@ func NewAgent(o AgentOptions, node string) (*Agent, error) {
 	if o.Binary == "" || o.Dir == "" || node == "" {
 		return nil, errors.New("realcilium: Binary, Dir and a node are required")
 	}
-	if err := checkBinary(o.Binary); err != nil {
-		return nil, err
-	}
 	var err error
-	if o.Binary, err = filepath.Abs(o.Binary); err != nil {
-		return nil, fmt.Errorf("realcilium: resolving %s: %w", o.Binary, err)
-	}
-	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
-		return nil, fmt.Errorf("realcilium: resolving %s: %w", o.Dir, err)
+	if o.Binary, o.Dir, err = resolve(o.Binary, o.Dir); err != nil {
+		return nil, err
 	}
 	if o.ReadyTimeout <= 0 {
 		o.ReadyTimeout = DefaultReadyTimeout
@@ -103,12 +97,22 @@ func NewAgent(o AgentOptions, node string) (*Agent, error) {
 	return &Agent{opts: o, node: node}, nil
 }
 
-// checkBinary refuses a missing binary, naming how to build it.
-func checkBinary(bin string) error {
+// resolve refuses a missing binary, naming how to build it, and makes
+// the binary and directory absolute (the processes run in their own
+// directories).
+func resolve(bin, dir string) (string, string, error) {
 	if _, err := os.Stat(bin); err != nil {
-		return fmt.Errorf("realcilium: %s not found (build it with make cilium): %w", bin, err)
+		return "", "", fmt.Errorf("realcilium: %s not found (build it with make cilium): %w", bin, err)
 	}
-	return nil
+	absBin, err := filepath.Abs(bin)
+	if err != nil {
+		return "", "", fmt.Errorf("realcilium: resolving %s: %w", bin, err)
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", fmt.Errorf("realcilium: resolving %s: %w", dir, err)
+	}
+	return absBin, absDir, nil
 }
 
 // CheckPrivileges refuses to run real agents without what they need: the
@@ -204,17 +208,13 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 			return fmt.Errorf("creating %s: %w", d, err)
 		}
 	}
-	secrets, err := os.MkdirTemp("", "churn-cilium-agent-")
+	secrets, kubeconfig, err := childproc.PrivateKubeconfig("churn-cilium-agent-", id.RESTConfig)
 	if err != nil {
-		return fmt.Errorf("creating kubeconfig directory: %w", err)
+		return fmt.Errorf("realcilium: %w", err)
 	}
 	a.mu.Lock()
 	a.secrets = secrets
 	a.mu.Unlock()
-	kubeconfig := filepath.Join(secrets, "kubeconfig")
-	if err := childproc.WriteKubeconfig(kubeconfig, id.RESTConfig); err != nil {
-		return fmt.Errorf("realcilium: %w", err)
-	}
 	ports, err := childproc.FreePorts(2)
 	if err != nil {
 		return err
@@ -241,7 +241,7 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 		a.opts.OnStarted(a)
 	}
 	api := newAPIClient(a.socket())
-	if err := a.waitReady(ctx, api, proc); err != nil {
+	if err := proc.WaitReady(ctx, a.opts.ReadyTimeout, 250*time.Millisecond, api.ready); err != nil {
 		api.close()
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopGrace+5*time.Second)
 		defer cancel()
@@ -290,28 +290,6 @@ func agentArgs(kubeconfig, dir string, ports []int, endpointSlices bool) []strin
 		args = append(args, "--enable-cilium-endpoint-slice")
 	}
 	return args
-}
-
-func (a *Agent) waitReady(ctx context.Context, api *apiClient, proc *childproc.Process) error {
-	ctx, cancel := context.WithTimeout(ctx, a.opts.ReadyTimeout)
-	defer cancel()
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		probe, cancelProbe := context.WithTimeout(ctx, 5*time.Second)
-		ok := api.ready(probe)
-		cancelProbe()
-		if ok {
-			return nil
-		}
-		select {
-		case <-proc.Exited():
-			return fmt.Errorf("cilium-agent on %s exited before it was ready (%v); see %s", a.node, proc.ExitError(), a.LogPath())
-		case <-ctx.Done():
-			return fmt.Errorf("cilium-agent on %s not ready after %s (%w); see %s", a.node, a.opts.ReadyTimeout, ctx.Err(), a.LogPath())
-		case <-tick.C:
-		}
-	}
 }
 
 // Stop ends the CNI stand-in, then the agent (SIGTERM, SIGKILL after

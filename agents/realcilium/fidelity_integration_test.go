@@ -12,12 +12,10 @@ import (
 	"time"
 
 	"go.uber.org/zap/zaptest"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/agents/realcilium"
-	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/internal/auditmix"
 	"github.com/churn-dev/churn/internal/fidelity"
 	"github.com/churn-dev/churn/internal/testenv"
@@ -93,14 +91,8 @@ func testRequestMix(t *testing.T, mesh string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	auditLog := filepath.Join(dir, "audit", "audit.log")
-	c := testenv.StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
-		Audit: local.AuditOptions{LogPath: auditLog}})
-	cfg := c.RESTConfig()
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.StartAuditedCluster(ctx, t, bin, dir)
+	cfg, cs, auditLog := c.Config, c.Client, c.AuditLog
 	w := fidelity.NewWorkload(t, ctx, cs, runLabels, fidelityNodes, 4, 10)
 	nodes := nodeNames(t, ctx, cs)
 	ces := mesh == agents.MeshCiliumCES

@@ -21,7 +21,6 @@ import (
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/agents/crds"
 	"github.com/churn-dev/churn/agents/realcilium"
-	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/fakenodes"
 	"github.com/churn-dev/churn/internal/auditmix"
 	"github.com/churn-dev/churn/internal/fidelity"
@@ -121,14 +120,8 @@ func TestIntegrationRealCiliumOnKWOK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	auditLog := filepath.Join(dir, "audit", "audit.log")
-	c := testenv.StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
-		Audit: local.AuditOptions{LogPath: auditLog}})
-	cfg := c.RESTConfig()
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.StartAuditedCluster(ctx, t, bin, dir)
+	cfg, cs, auditLog := c.Config, c.Client, c.AuditLog
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)

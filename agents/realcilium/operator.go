@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,15 +71,9 @@ func NewOperator(o OperatorOptions) (*Operator, error) {
 	if o.Binary == "" || o.Dir == "" {
 		return nil, errors.New("realcilium: Binary and Dir are required")
 	}
-	if err := checkBinary(o.Binary); err != nil {
-		return nil, err
-	}
 	var err error
-	if o.Binary, err = filepath.Abs(o.Binary); err != nil {
-		return nil, fmt.Errorf("realcilium: resolving %s: %w", o.Binary, err)
-	}
-	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
-		return nil, fmt.Errorf("realcilium: resolving %s: %w", o.Dir, err)
+	if o.Binary, o.Dir, err = resolve(o.Binary, o.Dir); err != nil {
+		return nil, err
 	}
 	if o.Replicas <= 0 {
 		o.Replicas = DefaultOperatorReplicas
@@ -136,17 +129,13 @@ func (p *Operator) Start(ctx context.Context, id agents.StandInIdentity) error {
 	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", p.opts.Dir, err)
 	}
-	secrets, err := os.MkdirTemp("", "churn-cilium-operator-")
+	secrets, kubeconfig, err := childproc.PrivateKubeconfig("churn-cilium-operator-", id.RESTConfig)
 	if err != nil {
-		return fmt.Errorf("creating kubeconfig directory: %w", err)
+		return fmt.Errorf("realcilium: %w", err)
 	}
 	p.mu.Lock()
 	p.secrets = secrets
 	p.mu.Unlock()
-	kubeconfig := filepath.Join(secrets, "kubeconfig")
-	if err := childproc.WriteKubeconfig(kubeconfig, id.RESTConfig); err != nil {
-		return fmt.Errorf("realcilium: %w", err)
-	}
 	started := time.Now()
 	var health []string
 	fail := func(err error) error {
@@ -172,7 +161,10 @@ func (p *Operator) Start(ctx context.Context, id agents.StandInIdentity) error {
 		health = append(health, "http://"+net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0]))+"/healthz")
 	}
 	for i, url := range health {
-		if err := p.waitHealthy(ctx, i, url); err != nil {
+		p.mu.Lock()
+		proc := p.procs[i]
+		p.mu.Unlock()
+		if err := proc.WaitReady(ctx, p.opts.ReadyTimeout, 250*time.Millisecond, childproc.HTTPOK(url)); err != nil {
 			return fail(err)
 		}
 	}
@@ -212,36 +204,6 @@ func (p *Operator) args(kubeconfig, namespace string, ports []int) []string {
 		args = append(args, "--cilium-endpoint-gc-interval="+d.String())
 	}
 	return args
-}
-
-func (p *Operator) waitHealthy(ctx context.Context, i int, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
-	defer cancel()
-	p.mu.Lock()
-	proc := p.procs[i]
-	p.mu.Unlock()
-	client := &http.Client{Timeout: 5 * time.Second}
-	tick := time.NewTicker(250 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return fmt.Errorf("operator health request: %w", err)
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-proc.Exited():
-			return fmt.Errorf("%s-%d exited before it was healthy (%v); see %s", OperatorBinary, i, proc.ExitError(), p.LogPath(i))
-		case <-ctx.Done():
-			return fmt.Errorf("%s-%d not healthy after %s (%w); see %s", OperatorBinary, i, p.opts.ReadyTimeout, ctx.Err(), p.LogPath(i))
-		case <-tick.C:
-		}
-	}
 }
 
 // Stop ends every replica (SIGTERM, SIGKILL after StopGrace) and removes

@@ -15,7 +15,6 @@ import (
 
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/agents/realistiod"
-	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/internal/auditmix"
 	"github.com/churn-dev/churn/internal/fidelity"
 	"github.com/churn-dev/churn/internal/testenv"
@@ -88,14 +87,8 @@ func TestRealIstiodRequestMix(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	auditLog := filepath.Join(dir, "audit", "audit.log")
-	c := testenv.StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
-		Audit: local.AuditOptions{LogPath: auditLog}})
-	cfg := c.RESTConfig()
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.StartAuditedCluster(ctx, t, bin, dir)
+	cfg, cs, auditLog := c.Config, c.Client, c.AuditLog
 	w := fidelity.NewWorkload(t, ctx, cs, runLabels, 20, 3, 5)
 
 	emulated := observe(t, ctx, w, cfg, "emulated", nil)

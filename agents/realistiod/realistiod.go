@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,17 +132,13 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	if err := os.MkdirAll(p.opts.Dir, 0o700); err != nil {
 		return fmt.Errorf("creating %s: %w", p.opts.Dir, err)
 	}
-	secrets, err := os.MkdirTemp("", "churn-istiod-")
+	secrets, kubeconfig, err := childproc.PrivateKubeconfig("churn-istiod-", id.RESTConfig)
 	if err != nil {
-		return fmt.Errorf("creating kubeconfig directory: %w", err)
+		return fmt.Errorf("realistiod: %w", err)
 	}
 	p.mu.Lock()
 	p.secrets = secrets
 	p.mu.Unlock()
-	kubeconfig := filepath.Join(secrets, "kubeconfig")
-	if err := childproc.WriteKubeconfig(kubeconfig, id.RESTConfig); err != nil {
-		return fmt.Errorf("realistiod: %w", err)
-	}
 	meshConfig := filepath.Join(p.opts.Dir, "mesh.yaml")
 	if err := os.WriteFile(meshConfig, []byte(meshConfigYAML(id.Namespace)), 0o600); err != nil {
 		return fmt.Errorf("writing mesh config: %w", err)
@@ -166,7 +161,7 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	p.readyURL = "http://" + net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0])) + "/ready"
 	p.mu.Unlock()
 	p.opts.Logger.Info("istiod started", zap.Int("pid", proc.PID()), zap.String("log", p.opts.LogPath))
-	if err := p.waitReady(ctx); err != nil {
+	if err := proc.WaitReady(ctx, p.opts.ReadyTimeout, 500*time.Millisecond, childproc.HTTPOK(p.readyURL)); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
 		defer cancel()
 		return errors.Join(err, p.Stop(stopCtx))
@@ -176,33 +171,6 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 	p.mu.Unlock()
 	p.opts.Logger.Info("istiod ready", zap.Duration("after", p.readyIn))
 	return nil
-}
-
-func (p *Istiod) waitReady(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.opts.ReadyTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: 5 * time.Second}
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.readyURL, nil)
-		if err != nil {
-			return fmt.Errorf("istiod readiness request: %w", err)
-		}
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.proc.Exited():
-			return fmt.Errorf("istiod exited before it was ready (%v); see %s", p.proc.ExitError(), p.opts.LogPath)
-		case <-ctx.Done():
-			return fmt.Errorf("istiod not ready after %s (%w); see %s", p.opts.ReadyTimeout, ctx.Err(), p.opts.LogPath)
-		case <-tick.C:
-		}
-	}
 }
 
 // Exited is closed once the process has ended (nil before Start).

@@ -10,8 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -203,4 +205,60 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// PrivateKubeconfig writes cfg as a kubeconfig in a new temporary
+// directory only the owner can read (it holds credentials); the caller
+// removes dir once the child has stopped.
+func PrivateKubeconfig(prefix string, cfg *rest.Config) (dir, path string, err error) {
+	dir, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", fmt.Errorf("creating kubeconfig directory: %w", err)
+	}
+	path = filepath.Join(dir, "kubeconfig")
+	if err := WriteKubeconfig(path, cfg); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	return dir, path, nil
+}
+
+// WaitReady polls ready every interval until it reports true, the child
+// exits, or timeout (or ctx) ends; the errors name the child and its log.
+func (p *Process) WaitReady(ctx context.Context, timeout, interval time.Duration, ready func(context.Context) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		probe, cancelProbe := context.WithTimeout(ctx, 5*time.Second)
+		ok := ready(probe)
+		cancelProbe()
+		if ok {
+			return nil
+		}
+		select {
+		case <-p.exited:
+			return fmt.Errorf("%s exited before it was ready (%v); see %s", p.name, p.ExitError(), p.logPath)
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready after %s (%w); see %s", p.name, timeout, ctx.Err(), p.logPath)
+		case <-tick.C:
+		}
+	}
+}
+
+// HTTPOK is a readiness probe: GET url answers 200.
+func HTTPOK(url string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}
 }

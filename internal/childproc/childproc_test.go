@@ -105,3 +105,30 @@ func TestFreePortsAreDistinct(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+// WaitReady returns once the probe says ready, names the child and its log
+// when it exits first, and gives up after the timeout.
+func TestWaitReady(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "log")
+	p, err := Start("sleeper", exec.Command("sleep", "60"), log, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop(context.Background(), time.Second)
+	calls := 0
+	if err := p.WaitReady(context.Background(), 5*time.Second, 10*time.Millisecond, func(context.Context) bool { calls++; return calls == 3 }); err != nil {
+		t.Errorf("WaitReady = %v, want ready on the third probe", err)
+	}
+	never := func(context.Context) bool { return false }
+	if err := p.WaitReady(context.Background(), 50*time.Millisecond, 10*time.Millisecond, never); err == nil || !strings.Contains(err.Error(), "not ready after") {
+		t.Errorf("WaitReady = %v, want a timeout", err)
+	}
+	quitter, err := Start("quitter", exec.Command("sh", "-c", "exit 3"), log, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = quitter.WaitReady(context.Background(), 5*time.Second, 10*time.Millisecond, never)
+	if err == nil || !strings.Contains(err.Error(), "quitter exited before it was ready (exit status 3); see "+log) {
+		t.Errorf("WaitReady = %v, want the exit named with the log", err)
+	}
+}

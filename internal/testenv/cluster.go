@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.uber.org/zap/zaptest"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/churn-dev/churn/deploy/local"
 )
@@ -40,6 +42,30 @@ func StartCluster(ctx context.Context, t *testing.T, opts local.Options) *local.
 		}
 	})
 	return c
+}
+
+// AuditedCluster is a local cluster whose API server writes an audit log
+// (the fidelity tests read request mixes from it).
+type AuditedCluster struct {
+	*local.Cluster
+	Config   *rest.Config
+	Client   kubernetes.Interface
+	AuditLog string
+}
+
+// StartAuditedCluster starts a local cluster from the binaries in bin,
+// under dir, with an audit log in dir/audit.
+func StartAuditedCluster(ctx context.Context, t *testing.T, bin, dir string) AuditedCluster {
+	t.Helper()
+	auditLog := filepath.Join(dir, "audit", "audit.log")
+	c := StartCluster(ctx, t, local.Options{Dir: filepath.Join(dir, "cluster"), BinDir: bin,
+		Audit: local.AuditOptions{LogPath: auditLog}})
+	cfg := c.RESTConfig()
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return AuditedCluster{Cluster: c, Config: cfg, Client: cs, AuditLog: auditLog}
 }
 
 // LogWriter sends what is written to it, line by line, to the test log.
