@@ -30,4 +30,11 @@
 // agents --shard i/N, a StatefulSet), runs the agents of its share of the
 // run's nodes (Shard.Select) with ComponentsPerNode and reports their
 // counters back (external.go describes the protocol).
+//
+// Real components: Config.StandIns runs a real program in place of a
+// fixed-replica component (the real istiod, cilium-operator), and
+// Config.NodeStandIns one in place of a per-node agent on some nodes (real
+// cilium-agents); see agents/realistiod and agents/realcilium. The
+// emulation is checked against them from the API server's audit log
+// (their fidelity tests).
 package agents
