@@ -182,7 +182,10 @@ func watchesOpen(ctx context.Context, t *testing.T, cs kubernetes.Interface, bef
 		ok := true
 		for res, n := range want {
 			last[res] = now.watches[res] - before.watches[res]
-			if last[res] != n {
+			// kube-controller-manager's garbage collector adds a metadata
+			// watch of each new CRD kind at its next discovery resync
+			// (every 30 s), whenever that falls.
+			if last[res] != n && (!strings.HasPrefix(res, "cilium") || last[res] != n+1) {
 				ok = false
 			}
 		}
@@ -282,11 +285,13 @@ func testCiliumFidelity(ctx context.Context, t *testing.T, c *cluster) {
 		t.Errorf("CiliumNode: %v", err)
 	}
 	// One agent (pods, nodes, namespaces, services, endpointslices,
-	// networkpolicies and eight Cilium kinds) and two operators.
+	// networkpolicies, eight Cilium kinds and its own CiliumNode) and two
+	// operators (three pod watches, nodes, policies, and what the agent's
+	// CiliumEndpoints, identities and nodes need).
 	watchesOpen(ctx, t, c.cs, before, map[string]float64{
-		"pods": 3, "nodes": 1, "namespaces": 1, "services": 3, "endpointslices": 3, "networkpolicies": 1,
-		"ciliumnodes": 3, "ciliumendpoints": 3, "ciliumidentities": 3, "ciliumnetworkpolicies": 1,
-		"ciliumclusterwidenetworkpolicies": 1, "ciliumcidrgroups": 1, "ciliumenvoyconfigs": 1, "ciliumclusterwideenvoyconfigs": 1,
+		"pods": 7, "nodes": 3, "namespaces": 1, "services": 3, "endpointslices": 3, "networkpolicies": 1,
+		"ciliumnodes": 4, "ciliumendpoints": 3, "ciliumidentities": 3, "ciliumnetworkpolicies": 3,
+		"ciliumclusterwidenetworkpolicies": 3, "ciliumcidrgroups": 1, "ciliumenvoyconfigs": 1, "ciliumclusterwideenvoyconfigs": 1,
 	})
 
 	// The CEP follows its pod to deletion.
