@@ -30,7 +30,9 @@ const (
 //     CREATE wins and AlreadyExists is normal), then the
 //     CiliumEndpoint: GET, CREATE (owner: the pod), and a JSON patch of
 //     /status at the next 10 s sync when it changed (regeneration done, a
-//     new IP, a new identity after a namespace relabel);
+//     new IP, a new identity after a namespace relabel); on a relabel the
+//     new identity is allocated at once, as the real agent resolves it when
+//     the labels change;
 //   - DELETE of the CiliumEndpoint with a UID precondition when the pod goes.
 type ciliumAgent struct {
 	r    *replica
@@ -45,6 +47,11 @@ type ciliumAgent struct {
 	// allocator remembers its own keys, and learns everyone else's only
 	// from its CiliumIdentity watch.
 	allocated map[int64]bool
+	// relabelled are namespaces whose labels changed since the last sync:
+	// their endpoints get their new identity at once, as the real agent
+	// resolves it on the label change; the CiliumEndpoint follows at the
+	// next 10 s sync.
+	relabelled map[string]bool
 }
 
 type localPod struct {
@@ -63,7 +70,7 @@ type localPod struct {
 }
 
 func newCiliumAgent(r *replica) *ciliumAgent {
-	return &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100, allocated: map[int64]bool{}}
+	return &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100, allocated: map[int64]bool{}, relabelled: map[string]bool{}}
 }
 
 func (a *ciliumAgent) handler(feed string) watch.Handler {
@@ -149,8 +156,13 @@ func (a *ciliumAgent) onNamespace(ev *watch.Event) {
 	if !sh.isRun(ev.Object) {
 		return
 	}
+	// The labels are shared by this process's agents, so only the first
+	// to see a change would find it new: every agent rechecks on Modified.
 	sh.setNamespaceLabels(ns, canonicalLabels(ev.Object.Labels))
 	if ev.Type == watch.Modified {
+		a.mu.Lock()
+		a.relabelled[ns] = true
+		a.mu.Unlock()
 		a.poke()
 	}
 }
@@ -229,12 +241,20 @@ type endpointWork struct {
 func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 	a.mu.Lock()
 	work := make([]endpointWork, 0, len(a.pods))
+	var relabelled []localPod
 	for k, p := range a.pods {
-		if p.deleted || !p.created || full {
+		switch {
+		case p.deleted || !p.created || full:
 			work = append(work, endpointWork{key: k, p: *p})
+		case a.relabelled[p.ns]:
+			relabelled = append(relabelled, *p)
 		}
 	}
+	clear(a.relabelled)
 	a.mu.Unlock()
+	for _, p := range relabelled {
+		a.allocateIdentity(ctx, p)
+	}
 	sort.Slice(work, func(i, j int) bool { return work[i].key < work[j].key })
 	for _, w := range work {
 		if ctx.Err() != nil {
@@ -255,6 +275,16 @@ func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 			a.upsertEndpoint(ctx, w)
 		}
 	}
+}
+
+// allocateIdentity makes sure the identity of a created endpoint's pod
+// exists after its namespace's labels changed.
+func (a *ciliumAgent) allocateIdentity(ctx context.Context, p localPod) {
+	nsLabels, ok := a.r.comp.mesh.shared.namespaceLabels(p.ns)
+	if !ok || p.ip == "" {
+		return
+	}
+	a.ensureIdentity(ctx, identityID(p.ns+"\n"+p.labels+"\n"+nsLabels), p.ns, securityLabels(p.ns, p.labels, nsLabels))
 }
 
 func (a *ciliumAgent) upsertEndpoint(ctx context.Context, w endpointWork) {
