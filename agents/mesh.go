@@ -109,12 +109,7 @@ func (m *Mesh) setup(ctx context.Context) (map[string]bool, error) {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	if m.spec.CRDSet != "" {
-		dyn, err := dynamic.NewForConfig(m.cfg.RESTConfig)
-		if err != nil {
-			return nil, fmt.Errorf("dynamic client: %w", err)
-		}
-		sets := append(crds.SetsForMesh(m.spec.Name), m.cfg.ExtraCRDSets...)
-		inst, err := crds.Install(ctx, dyn, sets, m.cfg.RunLabels, crds.DefaultEstablishTimeout)
+		inst, err := crds.InstallCRDs(ctx, m.cfg.RESTConfig, m.spec.Name, m.cfg.ExtraCRDSets, m.cfg.RunLabels)
 		if err != nil {
 			return nil, fmt.Errorf("install CRDs: %w", err)
 		}

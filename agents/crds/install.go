@@ -33,15 +33,16 @@ type Installed struct {
 	Unserved []Kind
 }
 
-// InstallCRDs creates the CRDs mesh needs and waits until they are served.
-// A CRD that already exists is never modified (and never deleted later):
-// only CRDs created here carry runLabels, and teardown selects on them.
-func InstallCRDs(ctx context.Context, cfg *rest.Config, mesh string, runLabels map[string]string) (*Installed, error) {
+// InstallCRDs creates the CRDs mesh needs, and those of extraSets, and
+// waits until they are served. A CRD that already exists is never modified
+// (and never deleted later): only CRDs created here carry runLabels, and
+// teardown selects on them.
+func InstallCRDs(ctx context.Context, cfg *rest.Config, mesh string, extraSets []string, runLabels map[string]string) (*Installed, error) {
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("dynamic client: %w", err)
 	}
-	return Install(ctx, dyn, SetsForMesh(mesh), runLabels, DefaultEstablishTimeout)
+	return Install(ctx, dyn, append(SetsForMesh(mesh), extraSets...), runLabels, DefaultEstablishTimeout)
 }
 
 // Install is InstallCRDs on a given client and set list.
