@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +20,12 @@ const (
 	// clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat;
 	// it is 100 on every Linux platform Go supports.
 	clockTicks = 100
+	// minRateWindow is the shortest time a CPU rate is taken over. The
+	// counters step in 10 ms ticks, so over a shorter window one tick is
+	// noise of 0.02 cores or more; a sweep that follows the one before it
+	// at once (the tick that came due while an overloaded sweep ran) waits
+	// for the next one instead.
+	minRateWindow = 500 * time.Millisecond
 	// TesterProcess names churn itself in process tables.
 	TesterProcess = "churn"
 	// Process roles.
@@ -47,6 +54,8 @@ type ProcessPriorities interface {
 type processes struct {
 	interval time.Duration
 	procRoot string
+	// cpus is what the machine can run at once, the ceiling of any rate.
+	cpus float64
 
 	env    Env
 	cancel context.CancelFunc
@@ -60,20 +69,36 @@ type processes struct {
 	afterSample func()
 }
 
-// processTrack follows one named process across restarts (new PIDs).
+// processTrack follows one named process across restarts (new PIDs, or a
+// new process under a reused PID).
 type processTrack struct {
-	role       string
-	priority   string // of the latest PID
-	pid        int
-	pids       []int
-	lastCPU    float64 // CPU seconds of the current PID at the last sample
-	lastT      time.Time
-	firstT     time.Time
-	cpuSeconds float64 // accumulated over all PIDs
-	peakRSS    int64
-	peakCores  float64
-	cores      []Point
-	rss        []Point
+	role     string
+	priority string // of the latest PID
+	pid      int
+	start    uint64 // start time of the current process, ticks after boot
+	pids     []int
+	lastCPU  float64 // CPU seconds of the current process at its last read
+	// firstT is when the first read began, lastT when the last one ended:
+	// the CPU counted lies between them.
+	firstT, lastT time.Time
+	cpuSeconds    float64 // accumulated over all processes
+	// The current rate window opened when the read at windowT began, with
+	// cpuSeconds at windowCPU.
+	windowT   time.Time
+	windowCPU float64
+	peakRSS   int64
+	peakCores float64
+	cores     []Point
+	rss       []Point
+}
+
+// procReading is one read of /proc/<pid>: before and after bracket the
+// moment the kernel reported the CPU counter.
+type procReading struct {
+	cpu           float64
+	start         uint64
+	rss           int64
+	before, after time.Time
 }
 
 func newProcesses(spec profiles.ObserverSpec) (Observer, error) {
@@ -88,6 +113,25 @@ func newProcesses(spec profiles.ObserverSpec) (Observer, error) {
 	return &processes{interval: interval, procRoot: "/proc", tracks: map[string]*processTrack{}}, nil
 }
 
+// onlineCPUs counts the cpuN lines of <root>/stat, the CPUs online. Without
+// it, the CPUs churn may run on.
+func onlineCPUs(root string) int {
+	stat, err := os.ReadFile(filepath.Join(root, "stat"))
+	if err != nil {
+		return runtime.NumCPU()
+	}
+	n := 0
+	for line := range strings.SplitSeq(string(stat), "\n") {
+		if rest, ok := strings.CutPrefix(line, "cpu"); ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+			n++
+		}
+	}
+	if n == 0 {
+		return runtime.NumCPU()
+	}
+	return n
+}
+
 func (o *processes) Name() string { return ProcessesName }
 
 func (o *processes) Start(ctx context.Context, env Env) error {
@@ -95,6 +139,7 @@ func (o *processes) Start(ctx context.Context, env Env) error {
 		return fmt.Errorf("env needs a Clock and a Logger")
 	}
 	o.env = env
+	o.cpus = float64(onlineCPUs(o.procRoot))
 	ctx, o.cancel = context.WithCancel(ctx)
 	o.done = make(chan struct{})
 	ticker := env.Clock.NewTicker(o.interval)
@@ -124,8 +169,10 @@ func (o *processes) targets() []Process {
 	return t
 }
 
+// sample reads every process once. Each read carries its own time: under
+// overload listing the processes or reading /proc can stall for seconds,
+// so a time taken for the whole sweep is not when a counter was read.
 func (o *processes) sample() {
-	now := o.env.Clock.Now()
 	targets := o.targets()
 	var prios map[string]string
 	if pp, ok := o.env.ControlPlane.(ProcessPriorities); ok {
@@ -133,14 +180,13 @@ func (o *processes) sample() {
 	}
 	type reading struct {
 		p   Process
-		cpu float64
-		rss int64
+		r   procReading
 		err error
 	}
 	readings := make([]reading, 0, len(targets))
 	for _, p := range targets {
-		cpu, rss, err := readProc(o.procRoot, p.PID)
-		readings = append(readings, reading{p, cpu, rss, err})
+		r, err := readProc(o.procRoot, p.PID, o.env.Clock.Now)
+		readings = append(readings, reading{p, r, err})
 	}
 	o.mu.Lock()
 	for _, rd := range readings {
@@ -158,11 +204,11 @@ func (o *processes) sample() {
 			case rd.p.Role != "":
 				role = rd.p.Role
 			}
-			tr = &processTrack{role: role, firstT: now}
+			tr = &processTrack{role: role}
 			o.tracks[rd.p.Name] = tr
 			o.order = append(o.order, rd.p.Name)
 		}
-		tr.observe(now, rd.p.PID, rd.cpu, rd.rss)
+		tr.observe(rd.p.PID, rd.r, o.cpus)
 		switch {
 		case rd.p.Name == TesterProcess:
 			tr.priority = PriorityNotChanged
@@ -176,71 +222,88 @@ func (o *processes) sample() {
 	}
 }
 
-func (tr *processTrack) observe(now time.Time, pid int, cpu float64, rss int64) {
-	if pid != tr.pid {
-		// A restarted process starts from zero CPU; CPU used by the old PID
-		// after its last sample is lost (at most one interval).
-		tr.pid, tr.lastCPU = pid, 0
+// observe adds one read. A rate is CPU time over the time between the two
+// reads that bound it, taken from when the earlier read began to when the
+// later one ended, so it can only err low; windows shorter than
+// minRateWindow are merged into the next.
+func (tr *processTrack) observe(pid int, r procReading, cpus float64) {
+	switch {
+	case tr.firstT.IsZero():
+		// The run's cost starts at the first read.
+		tr.pid, tr.start, tr.lastCPU = pid, r.start, r.cpu
 		tr.pids = append(tr.pids, pid)
-		if tr.lastT.IsZero() {
-			tr.lastCPU = cpu // the run's cost starts at its first sample
-		}
+		tr.firstT, tr.windowT = r.before, r.before
+	case pid != tr.pid || r.start != tr.start:
+		// A new process, possibly under the old PID (its start time
+		// differs; its counter went down): it started after the last read,
+		// so all of its CPU is new. The old one's CPU after its last read
+		// is lost.
+		tr.pid, tr.start, tr.lastCPU = pid, r.start, 0
+		tr.pids = append(tr.pids, pid)
 	}
-	if !tr.lastT.IsZero() {
-		used := max(cpu-tr.lastCPU, 0)
-		tr.cpuSeconds += used
-		if dt := now.Sub(tr.lastT).Seconds(); dt > 0 {
-			c := used / dt
-			tr.peakCores = max(tr.peakCores, c)
-			tr.cores = append(tr.cores, Point{T: now, V: c})
-		}
+	// One process' counter never goes down; if it ever seemed to, counting
+	// its whole lifetime again would be far worse than ignoring the dip.
+	tr.cpuSeconds += max(r.cpu-tr.lastCPU, 0)
+	tr.lastCPU, tr.lastT = max(r.cpu, tr.lastCPU), r.after
+	if dt := r.after.Sub(tr.windowT); dt >= minRateWindow {
+		// The ceiling only absorbs a counter's last tick; a sound window
+		// cannot otherwise exceed it.
+		c := min((tr.cpuSeconds-tr.windowCPU)/dt.Seconds(), cpus)
+		tr.peakCores = max(tr.peakCores, c)
+		tr.cores = append(tr.cores, Point{T: r.after, V: c})
+		tr.windowT, tr.windowCPU = r.before, tr.cpuSeconds
 	}
-	tr.lastCPU, tr.lastT = cpu, now
-	tr.peakRSS = max(tr.peakRSS, rss)
-	tr.rss = append(tr.rss, Point{T: now, V: float64(rss)})
+	tr.peakRSS = max(tr.peakRSS, r.rss)
+	tr.rss = append(tr.rss, Point{T: r.after, V: float64(r.rss)})
 }
 
-// readProc returns a process' CPU seconds (user + system) and RSS bytes.
-func readProc(root string, pid int) (cpuSeconds float64, rssBytes int64, err error) {
+// readProc reads a process' CPU seconds (user + system), start time and RSS
+// bytes; now brackets the read of the CPU counter.
+func readProc(root string, pid int, now func() time.Time) (procReading, error) {
 	dir := filepath.Join(root, strconv.Itoa(pid))
+	var r procReading
+	r.before = now()
 	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	r.after = now()
 	if err != nil {
-		return 0, 0, fmt.Errorf("read stat of pid %d: %w", pid, err)
+		return procReading{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
 	}
-	cpuSeconds, err = parseStatCPU(string(stat))
+	r.cpu, r.start, err = parseStat(string(stat))
 	if err != nil {
-		return 0, 0, fmt.Errorf("pid %d: %w", pid, err)
+		return procReading{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	status, err := os.ReadFile(filepath.Join(dir, "status"))
 	if err != nil {
-		return 0, 0, fmt.Errorf("read status of pid %d: %w", pid, err)
+		return procReading{}, fmt.Errorf("read status of pid %d: %w", pid, err)
 	}
-	rssBytes, err = parseStatusRSS(string(status))
+	r.rss, err = parseStatusRSS(string(status))
 	if err != nil {
-		return 0, 0, fmt.Errorf("pid %d: %w", pid, err)
+		return procReading{}, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	return cpuSeconds, rssBytes, nil
+	return r, nil
 }
 
-// parseStatCPU reads utime+stime from /proc/<pid>/stat. The command name
-// (field 2) may contain spaces and parentheses, so fields are counted from
-// the last ')'.
-func parseStatCPU(stat string) (float64, error) {
+// parseStat reads utime+stime (in seconds) and starttime (in ticks after
+// boot, which tells a new process under a reused PID) from
+// /proc/<pid>/stat. The command name (field 2) may contain spaces and
+// parentheses, so fields are counted from the last ')'.
+func parseStat(stat string) (cpuSeconds float64, start uint64, err error) {
 	i := strings.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed stat: no ')'")
+		return 0, 0, fmt.Errorf("malformed stat: no ')'")
 	}
 	f := strings.Fields(stat[i+1:])
-	// f[0] is field 3 (state); utime is field 14, stime field 15.
-	if len(f) < 13 {
-		return 0, fmt.Errorf("malformed stat: %d fields after comm", len(f))
+	// f[0] is field 3 (state); utime is field 14, stime 15, starttime 22.
+	if len(f) < 20 {
+		return 0, 0, fmt.Errorf("malformed stat: %d fields after comm", len(f))
 	}
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("malformed stat: utime %q stime %q", f[11], f[12])
+	start, err3 := strconv.ParseUint(f[19], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0, 0, fmt.Errorf("malformed stat: utime %q stime %q starttime %q", f[11], f[12], f[19])
 	}
-	return float64(utime+stime) / clockTicks, nil
+	return float64(utime+stime) / clockTicks, start, nil
 }
 
 // parseStatusRSS reads VmRSS (in kB) from /proc/<pid>/status. Kernel

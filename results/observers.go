@@ -84,7 +84,8 @@ type ProcessUsage struct {
 	// "none: <reason>", or "normal (not changed)" for churn itself.
 	Priority string `json:"priority,omitempty"`
 	// AvgCores is CPUSeconds over the sampled wall time; PeakCores the
-	// highest rate between two samples.
+	// highest rate over a window of at least half a second between two
+	// samples, timed at the /proc reads and capped at the CPUs online.
 	AvgCores  float64 `json:"avgCores"`
 	PeakCores float64 `json:"peakCores"`
 	// PIDs seen over the run (more than one after restarts).

@@ -32,6 +32,8 @@ func resolvePorts(want Ports) (Ports, error) {
 			l.Close()
 		}
 	}()
+	// The input is checked whole before any port is tried, so a mistake in
+	// it is reported as such whatever else holds the ports.
 	seen := map[int]string{}
 	for _, f := range fields {
 		if *f.p < 0 || *f.p > 65535 {
@@ -44,6 +46,11 @@ func resolvePorts(want Ports) (Ports, error) {
 			return Ports{}, fmt.Errorf("port %d given for both %s and %s", *f.p, other, f.name)
 		}
 		seen[*f.p] = f.name
+	}
+	for _, f := range fields {
+		if *f.p == 0 {
+			continue
+		}
 		l, err := net.Listen("tcp", net.JoinHostPort(loopback, strconv.Itoa(*f.p)))
 		if err != nil {
 			return Ports{}, fmt.Errorf("%s port %d on %s is not available (in use by another process?): %w", f.name, *f.p, loopback, err)

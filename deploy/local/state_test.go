@@ -124,23 +124,6 @@ func TestDownKeepData(t *testing.T) {
 	}
 }
 
-func TestResolvePorts(t *testing.T) {
-	p, err := resolvePorts(Ports{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seen := map[int]bool{}
-	for _, n := range []int{p.Etcd, p.EtcdPeer, p.APIServer, p.ControllerManager, p.Scheduler, p.KWOK} {
-		if n == 0 || seen[n] {
-			t.Fatalf("ports %+v: zero or duplicate", p)
-		}
-		seen[n] = true
-	}
-	if _, err := resolvePorts(Ports{Etcd: 40000, APIServer: 40000}); err == nil || !strings.Contains(err.Error(), "both") {
-		t.Fatalf("duplicate ports: err = %v", err)
-	}
-}
-
 func TestLockDirExcludesSecondOwner(t *testing.T) {
 	dir := t.TempDir()
 	l, err := lockDir(dir)
