@@ -1,6 +1,7 @@
 # churn: build, test and benchmark.
 #
 #   make              build churn and the pinned control plane into bin/
+#   make kwok         only kwok, pinned and patched (bin/kwok)
 #   make run          build what is missing, then run PROFILE (default smoke)
 #   make test         build everything, then run unit and integration tests
 #   make bench        Go benchmarks of the hot paths
@@ -17,7 +18,8 @@
 # The control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok) is built from the separate module in
 # deploy/controlplane, pinned there; each binary is rebuilt only when that
-# module's go.mod/go.sum or sources change.
+# module's go.mod/go.sum or sources change (kwok also when its patches in
+# deploy/controlplane/patches/kwok or hack/build-kwok.sh change).
 
 GO       ?= go
 BIN      := $(CURDIR)/bin
@@ -54,7 +56,7 @@ $(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
 	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 endif
 
-.PHONY: all churn controlplane istiod cilium run test unit bench bench-ramp fuzz image vet clean
+.PHONY: all churn controlplane kwok istiod cilium run test unit bench bench-ramp fuzz image vet clean
 
 all: churn controlplane
 
@@ -74,10 +76,19 @@ $(addprefix $(BIN)/,$(K8S_BINS)): $(CP_DEPS)
 	@echo "building $(notdir $@) $(DEFAULT_K8S) (pinned in $(CP_DIR)/go.mod; several minutes when cold)"
 	cd $(CP_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(DEFAULT_K8S))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 
-$(BIN)/kwok: $(CP_DEPS)
+# kwok is built with the patches in $(CP_DIR)/patches/kwok (e.g. upstream's
+# informers restart every watch at resourceVersion 0; see the README there):
+# hack/build-kwok.sh applies them to a copy of the pinned module under
+# bin/.build and stamps the binary v0.8.0-churn.N.
+KWOK_VERSION := $(shell awk '$$1=="sigs.k8s.io/kwok"{print $$2}' $(CP_DIR)/go.mod)
+KWOK_PATCH_DIR := $(CP_DIR)/patches/kwok
+KWOK_DEPS := $(KWOK_PATCH_DIR) $(wildcard $(KWOK_PATCH_DIR)/*.patch) hack/build-kwok.sh
+kwok: $(BIN)/kwok
+
+$(BIN)/kwok: $(CP_DEPS) $(KWOK_DEPS)
 	@mkdir -p $(BIN)
-	@echo "building kwok (pinned in $(CP_DIR)/go.mod)"
-	cd $(CP_DIR) && $(GO) build -o $(BIN)/kwok sigs.k8s.io/kwok/cmd/kwok
+	@echo "building kwok $(KWOK_VERSION) (pinned in $(CP_DIR)/go.mod) with the patches in $(KWOK_PATCH_DIR)"
+	GO=$(GO) KWOK_VERSION=$(KWOK_VERSION) ./hack/build-kwok.sh $@ $(BIN)/.build
 
 # The real istiod (churn run --istiod real), pinned in deploy/istiod/go.mod.
 # Not part of `all`: only --istiod real and its fidelity test need it.

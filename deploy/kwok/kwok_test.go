@@ -185,7 +185,7 @@ func TestConfigHoldsOptionsAndStages(t *testing.T) {
 	if kinds[0] != "KwokConfiguration" {
 		t.Errorf("first document is %s, want the KwokConfiguration", kinds[0])
 	}
-	for _, want := range []string{"churn-node-initialize", "churn-node-heartbeat", "churn-pod-ready", "churn-pod-complete", "churn-pod-delete"} {
+	for _, want := range []string{"churn-node-initialize", "churn-node-heartbeat", "churn-pod-ready", "churn-pod-ready-again", "churn-pod-complete", "churn-pod-delete"} {
 		if !stages[want] {
 			t.Errorf("stage %s missing (have %v)", want, stages)
 		}

@@ -120,6 +120,12 @@ func TestIntegrationLocalControlPlane(t *testing.T) {
 		}
 	})
 
+	t.Run("pod marked not Ready becomes Ready again", func(t *testing.T) {
+		if err := markNotReadyAndWait(ctx, cs); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("kube-apiserver killed and restarted", func(t *testing.T) {
 		if err := c.Signal(APIServer, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -284,6 +290,37 @@ func runDeployment(ctx context.Context, cs kubernetes.Interface, replicas int32)
 		time.Sleep(500 * time.Millisecond)
 	}
 	return fmt.Errorf("deployment not ready in time: %s", last)
+}
+
+// markNotReadyAndWait sets one Running pod's Ready condition to False, as
+// the node lifecycle controller does to every pod of a node whose lease ran
+// out, and waits for kwok to report it Ready again, as kubelet would, with
+// the pod keeping its IP (the start stage, which hands out a new one, must
+// not play again).
+func markNotReadyAndWait(ctx context.Context, cs kubernetes.Interface) error {
+	pods, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=churn-it"})
+	if err != nil || len(pods.Items) == 0 {
+		return fmt.Errorf("listing the deployment's pods: %d pods, %v", len(pods.Items), err)
+	}
+	p := pods.Items[0].DeepCopy()
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodReady {
+			p.Status.Conditions[i].Status = corev1.ConditionFalse
+			p.Status.Conditions[i].Reason = "NodeNotReady"
+		}
+	}
+	if _, err := cs.CoreV1().Pods("default").UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("marking %s not Ready: %w", p.Name, err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		got, err := cs.CoreV1().Pods("default").Get(ctx, p.Name, metav1.GetOptions{})
+		if err == nil && podReady(got) && got.Status.Phase == corev1.PodRunning && got.Status.PodIP == p.Status.PodIP {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return fmt.Errorf("pod %s still not Ready 30s after being marked not Ready", p.Name)
 }
 
 func podReady(p *corev1.Pod) bool {

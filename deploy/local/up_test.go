@@ -146,7 +146,7 @@ func TestKWOKConfigHasStages(t *testing.T) {
 		}
 		names[obj.Metadata.Name] = true
 	}
-	for _, want := range []string{"churn-node-initialize", "churn-node-heartbeat", "churn-pod-ready", "churn-pod-complete", "churn-pod-delete"} {
+	for _, want := range []string{"churn-node-initialize", "churn-node-heartbeat", "churn-pod-ready", "churn-pod-ready-again", "churn-pod-complete", "churn-pod-delete"} {
 		if !names[want] {
 			t.Errorf("stage %s missing (have %v)", want, names)
 		}

@@ -15,7 +15,9 @@ const versionTimeout = 30 * time.Second
 
 // semver finds the first version number in --version output:
 // "etcd Version: 3.7.0", "Kubernetes v1.37.2",
-// "kwok version v0.8.0 go1.26.8 (linux/amd64)".
+// "kwok version v0.8.0-churn.1 go1.26.8 (linux/amd64)". The pre-release
+// and build suffixes are kept: they tell kwok built with churn's patches
+// (hack/build-kwok.sh) from upstream's in a snapshot's manifest.
 var semver = regexp.MustCompile(`\bv?(\d+\.\d+\.\d+[0-9A-Za-z.+-]*)`)
 
 // BinaryVersions runs each control-plane binary that Up would start (see
