@@ -2,9 +2,12 @@ package agents
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,6 +116,70 @@ func (m *cesManager) upsert(key, ns, name string, identity int64, ip string) {
 	s.endpoints[key] = ep
 	m.member[key] = s.name
 	m.enqueue(s.name)
+}
+
+// adopt takes an existing CiliumEndpointSlice (its JSON) as written: its
+// endpoints are members of it and nothing is queued, so an endpoint found
+// as the slice holds it is not written again. A slice already known, or
+// empty, or unreadable, is left alone.
+func (m *cesManager) adopt(raw []byte) {
+	var ces struct {
+		Metadata struct {
+			Name            string `json:"name"`
+			ResourceVersion string `json:"resourceVersion"`
+		} `json:"metadata"`
+		Namespace string `json:"namespace"`
+		Endpoints []struct {
+			Name       string `json:"name"`
+			ID         int64  `json:"id"`
+			Networking struct {
+				Addressing []struct {
+					IPv4 string `json:"ipv4"`
+				} `json:"addressing"`
+			} `json:"networking"`
+		} `json:"endpoints"`
+	}
+	if json.Unmarshal(raw, &ces) != nil || ces.Metadata.Name == "" || len(ces.Endpoints) == 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	name := ces.Metadata.Name
+	if _, known := m.slices[name]; known {
+		return
+	}
+	s := &cesSlice{name: name, group: cesGroup{ns: ces.Namespace, identity: ces.Endpoints[0].ID},
+		endpoints: map[string]cesEndpoint{}, created: true, rv: ces.Metadata.ResourceVersion}
+	for _, e := range ces.Endpoints {
+		key := ces.Namespace + "/" + e.Name
+		if _, dup := m.member[key]; dup {
+			continue
+		}
+		ep := cesEndpoint{name: e.Name, identity: e.ID}
+		if len(e.Networking.Addressing) > 0 {
+			ep.ip = e.Networking.Addressing[0].IPv4
+		}
+		s.endpoints[key] = ep
+		m.member[key] = name
+	}
+	m.slices[name] = s
+	m.groups[s.group] = append(m.groups[s.group], name)
+	// New slices are numbered after the adopted ones.
+	if n, err := strconv.Atoi(strings.TrimPrefix(name, m.prefix+"-")); err == nil && n > m.seq {
+		m.seq = n
+	}
+}
+
+// prune removes from the slices every endpoint not in known (those of
+// adopted slices that no longer exist); their slices are queued.
+func (m *cesManager) prune(known map[string]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key := range m.member {
+		if !known[key] {
+			m.removeLocked(key)
+		}
+	}
 }
 
 func (m *cesManager) remove(key string) {

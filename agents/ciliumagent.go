@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -34,6 +35,15 @@ const (
 //     new identity is allocated at once, as the real agent resolves it when
 //     the labels change;
 //   - DELETE of the CiliumEndpoint with a UID precondition when the pod goes.
+//
+// Like the real agent, it writes no endpoint before its CiliumIdentity
+// watch has synced (the real one waits for its identity allocator's
+// initial sync), and it adopts what it finds: on a cluster where the mesh
+// already ran (a snapshot saved with it), its CiliumNode, the identities
+// and each CiliumEndpoint exist, so it GETs each endpoint and leaves one
+// whose status already says what it would write (same IP, identity,
+// ready) as it is, as the real agent's endpoint sync skips an unchanged
+// status; it never re-creates them.
 type ciliumAgent struct {
 	r    *replica
 	mu   sync.Mutex
@@ -52,6 +62,8 @@ type ciliumAgent struct {
 	// resolves it on the label change; the CiliumEndpoint follows at the
 	// next 10 s sync.
 	relabelled map[string]bool
+	// identSynced: the CiliumIdentity watch has listed what exists.
+	identSynced bool
 }
 
 type localPod struct {
@@ -70,7 +82,16 @@ type localPod struct {
 }
 
 func newCiliumAgent(r *replica) *ciliumAgent {
-	return &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100, allocated: map[int64]bool{}, relabelled: map[string]bool{}}
+	a := &ciliumAgent{r: r, wake: make(chan struct{}, 1), pods: map[string]*localPod{}, nextEndpoint: 100, allocated: map[int64]bool{}, relabelled: map[string]bool{}}
+	// Without an identity watch (its CRD not served at the watched
+	// version) there is no sync to wait for.
+	a.identSynced = true
+	for _, w := range r.comp.watches {
+		if w.Feed == feedIdentities {
+			a.identSynced = false
+		}
+	}
+	return a
 }
 
 func (a *ciliumAgent) handler(feed string) watch.Handler {
@@ -82,9 +103,20 @@ func (a *ciliumAgent) handler(feed string) watch.Handler {
 	case feedNamespaces:
 		return a.onNamespace
 	case feedIdentities:
-		return a.r.comp.mesh.onIdentity
+		return a.onIdentity
 	}
 	return nil
+}
+
+func (a *ciliumAgent) onIdentity(ev *watch.Event) {
+	a.r.comp.mesh.onIdentity(ev)
+	if ev.Type != watch.Synced {
+		return
+	}
+	a.mu.Lock()
+	a.identSynced = true
+	a.mu.Unlock()
+	a.poke()
 }
 
 func (a *ciliumAgent) poke() {
@@ -240,6 +272,10 @@ type endpointWork struct {
 
 func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 	a.mu.Lock()
+	if !a.identSynced {
+		a.mu.Unlock()
+		return
+	}
 	work := make([]endpointWork, 0, len(a.pods))
 	var relabelled []localPod
 	for k, p := range a.pods {
@@ -305,7 +341,6 @@ func (a *ciliumAgent) upsertEndpoint(ctx context.Context, w endpointWork) {
 			return
 		}
 	}
-	status := a.endpointStatus(&w.p, id, labels, state)
 	cl := a.r.client()
 	path := objectPath("cilium.io", "v2", "ciliumendpoints", w.p.ns, w.p.name)
 	var uid string
@@ -314,12 +349,22 @@ func (a *ciliumAgent) upsertEndpoint(ctx context.Context, w endpointWork) {
 		body, err := a.r.do(ctx, apiCall{client: cl, verb: http.MethodGet, path: path, accept: watch.ContentTypeJSON})
 		switch {
 		case err == nil:
-			uid, _ = skimMeta(body)
+			found := skimEndpoint(body)
+			uid = found.uid
+			if found.endpointID > 0 {
+				// The endpoint keeps its id across agent restarts.
+				w.p.endpointID = found.endpointID
+			}
+			if found.ownerUID == w.p.uid && found.ip == w.p.ip && found.identity == id && found.state == stateReady {
+				a.adopt(w, found.uid, id)
+				return
+			}
 		case !watch.IsNotFound(err):
 			a.r.countError(ctx, "get ciliumendpoint", err)
 			return
 		}
 	}
+	status := a.endpointStatus(&w.p, id, labels, state)
 	if !w.p.created && uid == "" {
 		body := mustJSON(map[string]any{
 			"apiVersion": "cilium.io/v2", "kind": "CiliumEndpoint",
@@ -363,6 +408,64 @@ func (a *ciliumAgent) upsertEndpoint(ctx context.Context, w endpointWork) {
 		cur.created, cur.cepUID, cur.cepIP, cur.cepIdentity, cur.cepState = true, uid, w.p.ip, id, state
 	}
 	a.mu.Unlock()
+}
+
+// adopt takes an existing CiliumEndpoint whose status is what this agent
+// would write, with no write.
+func (a *ciliumAgent) adopt(w endpointWork, uid string, id int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur := a.pods[w.key]; cur != nil && cur.uid == w.p.uid {
+		cur.created, cur.cepUID, cur.cepIP, cur.cepIdentity, cur.cepState = true, uid, w.p.ip, id, stateReady
+		cur.endpointID = w.p.endpointID
+	}
+}
+
+// foundEndpoint is what an agent reads of an existing CiliumEndpoint.
+type foundEndpoint struct {
+	uid, ownerUID string
+	endpointID    int
+	identity      int64
+	ip, state     string
+}
+
+// skimEndpoint reads an existing CiliumEndpoint's JSON; fields it cannot
+// read stay zero, which never matches what an agent would write.
+func skimEndpoint(body []byte) foundEndpoint {
+	var cep struct {
+		Metadata struct {
+			UID             string `json:"uid"`
+			OwnerReferences []struct {
+				Kind string `json:"kind"`
+				UID  string `json:"uid"`
+			} `json:"ownerReferences"`
+		} `json:"metadata"`
+		Status struct {
+			ID       int `json:"id"`
+			Identity struct {
+				ID int64 `json:"id"`
+			} `json:"identity"`
+			Networking struct {
+				Addressing []struct {
+					IPv4 string `json:"ipv4"`
+				} `json:"addressing"`
+			} `json:"networking"`
+			State string `json:"state"`
+		} `json:"status"`
+	}
+	if json.Unmarshal(body, &cep) != nil {
+		return foundEndpoint{}
+	}
+	f := foundEndpoint{uid: cep.Metadata.UID, endpointID: cep.Status.ID, identity: cep.Status.Identity.ID, state: cep.Status.State}
+	for _, o := range cep.Metadata.OwnerReferences {
+		if o.Kind == "Pod" {
+			f.ownerUID = o.UID
+		}
+	}
+	if len(cep.Status.Networking.Addressing) > 0 {
+		f.ip = cep.Status.Networking.Addressing[0].IPv4
+	}
+	return f
 }
 
 func (a *ciliumAgent) endpointStatus(p *localPod, id int64, labels []string, state string) map[string]any {

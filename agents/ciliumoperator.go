@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -27,6 +28,11 @@ type operatorState struct {
 	ceps        map[string]*cepInfo // run CEPs by namespace/name
 	identities  map[int64]*identityInfo
 	identSynced bool
+	// slicesSynced: the CiliumEndpointSlice watch has listed what exists
+	// (cilium-ces); cesReady: that and the endpoints are known, and the
+	// slices adopted, so endpoint events go to the slice manager.
+	slicesSynced bool
+	cesReady     bool
 }
 
 type cepInfo struct {
@@ -61,7 +67,15 @@ type ciliumOperator struct {
 }
 
 func newCiliumOperator(r *replica) *ciliumOperator {
-	return &ciliumOperator{r: r, st: r.comp.mesh.shared.op}
+	o := &ciliumOperator{r: r, st: r.comp.mesh.shared.op}
+	// Without a slice watch (no slices, or their CRD not served at the
+	// watched version) there is nothing to adopt.
+	if !slices.ContainsFunc(r.comp.watches, func(w WatchDef) bool { return w.Feed == feedSavedSlices }) {
+		o.st.mu.Lock()
+		o.st.slicesSynced = true
+		o.st.mu.Unlock()
+	}
+	return o
 }
 
 func (o *ciliumOperator) handler(feed string) watch.Handler {
@@ -72,6 +86,8 @@ func (o *ciliumOperator) handler(feed string) watch.Handler {
 		return o.onEndpoint
 	case feedIdentities:
 		return o.onIdentity
+	case feedSavedSlices:
+		return o.onSlice
 	}
 	return nil
 }
@@ -96,6 +112,7 @@ func (o *ciliumOperator) onEndpoint(ev *watch.Event) {
 		o.st.mu.Lock()
 		o.st.cepsSynced = true
 		o.st.mu.Unlock()
+		o.readySlices()
 		return
 	}
 	if !sh.isRun(ev.Object) {
@@ -109,14 +126,70 @@ func (o *ciliumOperator) onEndpoint(ev *watch.Event) {
 		o.st.ceps[key] = &cepInfo{ns: string(ev.Object.Namespace), name: string(ev.Object.Name), uid: string(ev.Object.UID),
 			identity: ev.Object.IdentityID, ip: string(ev.Object.IPv4)}
 	}
+	ready := o.st.cesReady
 	o.st.mu.Unlock()
-	if sh.ces != nil {
+	// Before the slices are adopted the endpoint waits in st.ceps:
+	// readySlices places every endpoint known then.
+	if sh.ces != nil && ready {
 		if ev.Type == watch.Deleted {
 			sh.ces.remove(key)
 		} else {
 			sh.ces.upsert(key, string(ev.Object.Namespace), string(ev.Object.Name), ev.Object.IdentityID, string(ev.Object.IPv4))
 		}
 	}
+}
+
+// onSlice adopts the CiliumEndpointSlices that exist when the operator
+// starts (a cluster where the mesh already ran), as the real operator
+// fills its slice cache from them before it reconciles, so the endpoints
+// they hold are not written again. Later events are the operator's own
+// writes, already known.
+func (o *ciliumOperator) onSlice(ev *watch.Event) {
+	ces := o.r.comp.mesh.shared.ces
+	if ces == nil {
+		return
+	}
+	if ev.Type == watch.Synced {
+		o.st.mu.Lock()
+		o.st.slicesSynced = true
+		o.st.mu.Unlock()
+		o.readySlices()
+		return
+	}
+	if ev.Type == watch.Deleted || !o.r.comp.mesh.shared.isRun(ev.Object) {
+		return
+	}
+	o.st.mu.Lock()
+	ready := o.st.cesReady
+	o.st.mu.Unlock()
+	if !ready {
+		ces.adopt(ev.Object.Raw)
+	}
+}
+
+// readySlices, once the endpoints and the slices are both listed, places
+// every known endpoint (an adopted slice that holds it as it is needs no
+// write) and drops from the adopted slices the endpoints that no longer
+// exist. From then on endpoint events go to the slice manager directly.
+// It holds st.mu throughout, so no endpoint event overtakes the replay.
+func (o *ciliumOperator) readySlices() {
+	ces := o.r.comp.mesh.shared.ces
+	if ces == nil {
+		return
+	}
+	st := o.st
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.cesReady || !st.cepsSynced || !st.slicesSynced {
+		return
+	}
+	st.cesReady = true
+	known := make(map[string]bool, len(st.ceps))
+	for key, c := range st.ceps {
+		known[key] = true
+		ces.upsert(key, c.ns, c.name, c.identity, c.ip)
+	}
+	ces.prune(known)
 }
 
 func (o *ciliumOperator) onIdentity(ev *watch.Event) {

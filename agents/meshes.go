@@ -258,7 +258,9 @@ func cilium(ces bool) *MeshSpec {
 			RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second, Gates: true, GetBeforeRenew: true}},
 	}
 	if ces {
-		operator.Watches = append(operator.Watches, custom("cilium.io", "ciliumendpointslices", c))
+		operator.Watches = append(operator.Watches, custom("cilium.io", "ciliumendpointslices", c).with(func(w *WatchDef) {
+			w.Feed, w.Fields = feedSavedSlices, watch.FieldLabels|watch.FieldRaw
+		}))
 		operator.Writes = append(operator.Writes, Rule{Group: "cilium.io", Resources: []string{"ciliumendpointslices"}, Verbs: []string{"create", "update", "delete"}})
 	}
 	return &MeshSpec{Name: name, Components: []ComponentSpec{agent, operator}, CRDSet: "cilium", Policies: true, EndpointSlices: ces}

@@ -36,6 +36,9 @@ const (
 	feedIdentities     = "identities"
 	feedEndpoints      = "endpoints"
 	feedEndpointSlices = "endpoint-slices"
+	// feedSavedSlices is cilium-operator's CiliumEndpointSlice watch, from
+	// which it adopts the slices that exist when it starts.
+	feedSavedSlices = "saved-endpoint-slices"
 )
 
 // MeshSpec is one mesh: its components and the CRDs it needs.

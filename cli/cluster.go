@@ -17,6 +17,8 @@ import (
 
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/fakenodes"
+	"github.com/churn-dev/churn/profiles"
+	"github.com/churn-dev/churn/runner"
 	"github.com/churn-dev/churn/version"
 )
 
@@ -44,6 +46,7 @@ func newUpCommand(logger *zap.Logger) *cobra.Command {
 		nodes       int
 		opts        local.Options
 		cpuPriority bool
+		cpus        string
 		extra       extraArgsFlags
 	)
 	cmd := &cobra.Command{
@@ -53,7 +56,12 @@ func newUpCommand(logger *zap.Logger) *cobra.Command {
 kwok controller on loopback, create N fake nodes, wait until they are Ready,
 and print the kubeconfig to use. Stop it with 'churn down'.
 
-Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
+Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.
+
+The control plane gets a CPU budget (--control-plane-cpus, default auto: 75%
+of the CPUs online), a cgroup quota set before its first process starts,
+so kwok, and a churn run pointed at the cluster with --kubeconfig, keep the
+rest of the machine.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodes < 1 || nodes > maxNodes {
@@ -64,6 +72,13 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 				return err
 			}
 			opts.ExtraArgs = extraArgs
+			c := profiles.CPUs(cpus)
+			if err := runner.CheckCPUBudget("--"+controlPlaneCPUsFlag, c, cpuPriority); err != nil {
+				return err
+			}
+			if opts.ControlPlaneCPUs, err = runner.CPUBudgetRequest(c); err != nil {
+				return fmt.Errorf("--%s %q: %w", controlPlaneCPUsFlag, cpus, err)
+			}
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			opts.Dir, opts.BinDir, opts.Logger, opts.Progress = cf.dir, cf.binDir, logger, out
@@ -93,7 +108,8 @@ Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.`,
 	cmd.Flags().IntVar(&nodes, "nodes", 5, fmt.Sprintf("number of KWOK fake nodes (1-%d)", maxNodes))
 	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one)")
 	cmd.Flags().IntVar(&opts.Ports.Etcd, "etcd-port", 0, "etcd client port (0 = pick a free one)")
-	cmd.Flags().BoolVar(&cpuPriority, "cpu-priority", true, "give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU before kwok (cgroup cpu.shares or cpu.weight, else nice)")
+	cmd.Flags().BoolVar(&cpuPriority, "cpu-priority", true, "give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU before kwok (cgroup cpu.shares or cpu.weight, else nice) and their CPU budget (--control-plane-cpus); --cpu-priority=false runs without a budget and refuses one of a given size")
+	registerControlPlaneCPUs(cmd.Flags(), &cpus, string(profiles.CPUsAuto), "")
 	extra.register(cmd.Flags())
 	cmd.Flags().StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "start this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
 	return cmd

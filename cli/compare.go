@@ -62,7 +62,11 @@ in plain words.
 --from-snapshot NAME warm-starts every arm from the same saved setup
 (churn snapshot save); the snapshot is checked against every arm before
 the first starts: it must exist, hold this profile's setup and match the
-binaries (and every --kubernetes-version) the arms would run.
+binaries (and every --kubernetes-version) the arms would run. Each mesh arm
+then pays its mesh's install. --from-snapshot none=50k,cilium=50k-cilium
+starts each mesh arm from its own snapshot instead, e.g. one saved with
+that mesh running and settled (churn snapshot save --mesh), which serves
+only that mesh's arm.
 
 --repeat N runs every arm N times, interleaved (arm1 #1, arm2 #1, arm1 #2,
 ...) so drift in the machine hits every arm alike, and judges each arm

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ type armsFlags struct {
 	out         string
 	clusterDir  string
 	binDir      string
-	// fromSnapshot warm-starts every arm from this saved setup.
+	// fromSnapshot warm-starts every arm from this saved setup, or, as
+	// MESH=NAME,..., each mesh arm from its own (see snapshotsByMesh).
 	fromSnapshot string
 	// apiServerArms are the --apiserver-args values, one arm each.
 	apiServerArms []string
@@ -74,8 +76,12 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 	case len(meshes) < 2 && len(versions) < 2 && len(argArms) < 2:
 		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium), two releases (--kubernetes-version v1.36.3,v1.37.2) or two sets of kube-apiserver arguments (--apiserver-args default --apiserver-args=--max-requests-inflight=50); to compare two existing runs pass their directories instead")
 	}
+	perMesh, err := a.snapshotsByMesh(meshes)
+	if err != nil {
+		return nil, nil, err
+	}
 	if a.fromSnapshot != "" {
-		if err := a.checkSnapshotReleases(versions); err != nil {
+		if err := a.checkSnapshotReleases(versions, perMesh); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -100,13 +106,20 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		if err := runner.ValidateControlPlaneArgs(runner.Options{Profile: p}); err != nil {
 			return fmt.Errorf("arm %s: %w", name, err)
 		}
+		if err := runner.ValidateControlPlaneCPUs(runner.Options{Profile: p}); err != nil {
+			return fmt.Errorf("arm %s: %w", name, err)
+		}
 		if k8s != "" {
 			if _, err := local.CheckBinariesFor(a.binDir, k8s); err != nil {
 				return fmt.Errorf("--kubernetes-version %s: %w", k8s, err)
 			}
 		}
 		slos = o
-		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s, fromSnapshot: a.fromSnapshot, dir: armDir(name, arms)})
+		from := a.fromSnapshot
+		if perMesh != nil {
+			from = perMesh[meshOrNone(p.Mesh.Name)]
+		}
+		arms = append(arms, armSpec{name: name, profile: p, k8s: k8s, fromSnapshot: from, dir: armDir(name, arms)})
 		return nil
 	}
 	k8s := ""
@@ -206,18 +219,72 @@ func armDir(name string, earlier []armSpec) string {
 	return dir
 }
 
-// checkSnapshotReleases opens --from-snapshot and refuses Kubernetes
-// releases other than the one it was taken with: a snapshot is one
-// release's etcd data, and every arm starts from it.
-func (a *armsFlags) checkSnapshotReleases(versions []string) error {
-	_, m, err := snapshot.Open(snapshot.DefaultRoot, a.fromSnapshot)
-	if err != nil {
-		return fmt.Errorf("--from-snapshot %s: %w", a.fromSnapshot, err)
+// snapshotsByMesh reads --from-snapshot given per mesh arm, as
+// none=50k,cilium=50k-cilium: a snapshot saved with a mesh serves only
+// that mesh's arm, so a comparison of meshes that starts each arm on its
+// own mesh's settled objects names one snapshot per arm. It returns nil
+// for a single snapshot (no '='), which every arm starts from. Every mesh
+// arm must be named, and only those.
+func (a *armsFlags) snapshotsByMesh(meshes []string) (map[string]string, error) {
+	if !strings.Contains(a.fromSnapshot, "=") {
+		return nil, nil
 	}
-	for _, v := range versions {
-		if v != m.Versions.Kubernetes {
-			return fmt.Errorf("--kubernetes-version %s with --from-snapshot %s: the snapshot was taken with Kubernetes %s, and every arm starts from its data; compare releases without --from-snapshot, or pass only %s",
-				v, a.fromSnapshot, orDash(m.Versions.Kubernetes), orDash(m.Versions.Kubernetes))
+	if len(meshes) < 2 {
+		return nil, fmt.Errorf("--from-snapshot %s names a snapshot per mesh: it needs mesh arms (--mesh none,cilium); give one snapshot name for other arms", a.fromSnapshot)
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(a.fromSnapshot, ",") {
+		mesh, name, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		mesh = meshOrNone(strings.TrimSpace(mesh))
+		name = strings.TrimSpace(name)
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("--from-snapshot %s: %q is not MESH=SNAPSHOT", a.fromSnapshot, pair)
+		case !slices.Contains(meshes, mesh) && !(mesh == profiles.MeshNone && slices.Contains(meshes, "")):
+			return nil, fmt.Errorf("--from-snapshot %s names mesh %s, which is not one of the arms (--mesh %s)", a.fromSnapshot, mesh, strings.Join(meshes, ","))
+		}
+		if _, dup := out[mesh]; dup {
+			return nil, fmt.Errorf("--from-snapshot %s names mesh %s twice", a.fromSnapshot, mesh)
+		}
+		out[mesh] = name
+	}
+	for _, mesh := range meshes {
+		if _, ok := out[meshOrNone(mesh)]; !ok {
+			return nil, fmt.Errorf("--from-snapshot %s names no snapshot for the %s arm; give MESH=SNAPSHOT for every arm", a.fromSnapshot, meshOrNone(mesh))
+		}
+	}
+	return out, nil
+}
+
+func meshOrNone(mesh string) string {
+	if mesh == "" {
+		return profiles.MeshNone
+	}
+	return mesh
+}
+
+// checkSnapshotReleases opens each --from-snapshot snapshot and refuses
+// Kubernetes releases other than the one it was taken with: a snapshot is
+// one release's etcd data, and every arm starts from it.
+func (a *armsFlags) checkSnapshotReleases(versions []string, perMesh map[string]string) error {
+	names := []string{a.fromSnapshot}
+	if perMesh != nil {
+		names = names[:0]
+		for _, n := range perMesh {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+	}
+	for _, name := range names {
+		_, m, err := snapshot.Open(snapshot.DefaultRoot, name)
+		if err != nil {
+			return fmt.Errorf("--from-snapshot %s: %w", name, err)
+		}
+		for _, v := range versions {
+			if v != m.Versions.Kubernetes {
+				return fmt.Errorf("--kubernetes-version %s with --from-snapshot %s: the snapshot was taken with Kubernetes %s, and every arm starts from its data; compare releases without --from-snapshot, or pass only %s",
+					v, name, orDash(m.Versions.Kubernetes), orDash(m.Versions.Kubernetes))
+			}
 		}
 	}
 	return nil
@@ -383,5 +450,5 @@ func registerArmsFlags(cmd *cobra.Command, a *armsFlags) {
 	f.StringArrayVar(&a.apiServerArms, "apiserver-args", nil, "with --profile: one arm per occurrence, its extra kube-apiserver arguments comma separated as for churn run (a comma starts a new argument only before --); default (or \"\") is the arm with the profile's arguments only, e.g. --apiserver-args default --apiserver-args=--max-mutating-requests-inflight=10")
 	f.IntVar(&a.repeat, "repeat", 1, "with --profile: run every arm this many times, interleaved (arm1 #1, arm2 #1, arm1 #2, ...) so machine drift hits every arm alike; each arm is then judged against the first by its statistics (at least 4 to detect a change)")
 	f.StringVar(&a.junit, "junit", "", "also write the verdicts as JUnit XML to this file: a test suite per run or comparison, a test case per SLO and per judged figure")
-	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), checked against every arm before the first starts")
+	f.StringVar(&a.fromSnapshot, "from-snapshot", "", "with --profile: warm-start every arm from this setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path), or each mesh arm from its own as MESH=NAME,... (e.g. none=50k,cilium=50k-cilium, for snapshots saved with --mesh); checked against every arm before the first starts")
 }

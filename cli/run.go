@@ -32,6 +32,12 @@ judged.
 Results go to --out (default churn-results/<run-id>/): results.json and a
 self-contained report.html.
 
+The local control plane runs under a CPU budget, a cgroup quota on etcd,
+kube-apiserver, kube-controller-manager and kube-scheduler together
+(--control-plane-cpus or the profile's controlPlane.cpus; default auto,
+75% of the CPUs online), so kwok and churn keep the rest of the machine;
+the verdict says whether "a control plane of N cores" held.
+
 Everything the run creates carries the label churn.dev/run=<run-id>;
 teardown deletes by that label and nothing else. Against a kubeconfig whose
 server is not loopback, churn refuses unless --allow-remote is given.
@@ -97,6 +103,11 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			p, overrides, err := wf.resolve(cmd, meshOverride)
 			if err != nil {
 				return err
+			}
+			if opts.Kubeconfig == "" && !opts.InCluster {
+				if err := checkBudgetWithPriority(cmd, p.ControlPlane.CPUs, cpuPriority); err != nil {
+					return err
+				}
 			}
 			extraArgs, err := extra.parse()
 			if err != nil {
@@ -220,14 +231,14 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.StringVar(&opts.ClusterDir, "dir", "", "local cluster directory (default .churn/runs/<run-id>, or "+defaultClusterDir+" with --keep)")
 	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir, "directory with the control-plane binaries (built by make controlplane)")
 	f.StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "run the local control plane on this pinned Kubernetes release, built by make controlplane K8S_VERSION=... (default "+version.Kubernetes+")")
-	f.StringVar(&opts.FromSnapshot, "from-snapshot", "", "start from a setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path) instead of creating it; local only")
+	f.StringVar(&opts.FromSnapshot, "from-snapshot", "", "start from a setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path) instead of creating it; local only; one saved with --mesh only for a run of that mesh, which finds the mesh's objects present")
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
 	f.StringSliceVar(&faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+runner.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable)")
 	extra.register(f)
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")
-	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice); --cpu-priority=false leaves every process at churn's priority")
+	f.BoolVar(&cpuPriority, "cpu-priority", true, "local control plane: give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU priority over kwok (cgroup cpu weights, else nice) and their CPU budget (--control-plane-cpus); --cpu-priority=false leaves every process at churn's priority with no budget, and refuses a budget of a given size")
 	f.IntVar(&repeat, "repeat", 1, "run the profile this many times in sequence, each with its own results under --out (OUT/1, OUT/2, ...), then judge every SLO by its median across the runs")
 	f.StringVar(&junitPath, "junit", "", "also write the verdict as JUnit XML to this file: a test suite per run (and one for the median of repeated runs), a test case per SLO")
 	f.StringVar(&opts.MetricsAddr, "metrics-addr", "", "serve churn's own Prometheus metrics on this loopback address, e.g. "+selfmetrics.DefaultAddr+" (off when empty)")

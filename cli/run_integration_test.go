@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/churn-dev/churn/internal/testenv"
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
+	"github.com/churn-dev/churn/runner"
 )
 
 // runChurn runs the churn command tree in-process and returns its exit
@@ -66,6 +68,14 @@ func TestIntegrationRunSmoke(t *testing.T) {
 	}
 	if !r.Verdict.Passed {
 		t.Errorf("verdict: %+v, want passed on an idle smoke run", r.Verdict)
+	}
+	if h := r.NodeHealth; h == nil || h.Nodes != 5 || h.IncidentsTotal != 0 {
+		t.Errorf("node health: %+v, want 5 fake nodes watched without an incident", h)
+	}
+	if r.Validity == nil || !slices.ContainsFunc(r.Validity.Checks, func(c results.ValidityCheck) bool {
+		return c.Name == runner.CheckFakeNodes && c.Status == results.ValidityOK
+	}) {
+		t.Errorf("validity: %+v, want %s ok", r.Validity, runner.CheckFakeNodes)
 	}
 	if st, err := os.Stat(filepath.Join(outDir, "report.html")); err != nil || st.Size() == 0 {
 		t.Errorf("report.html: %v", err)

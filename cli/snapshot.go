@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"text/template"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
@@ -37,7 +39,10 @@ A run uses a snapshot only if it stands in exactly for the run's own setup:
 the same etcd, Kubernetes and kwok versions in --bin-dir, and the same setup
 (nodes, workload shape, image, and the objects this churn builds from them).
 Anything else is refused before starting, naming what differs. The seed,
-the churn, the mesh and the SLOs are free: one snapshot serves them all.
+the churn and the SLOs are free: one snapshot serves them all. So is the
+mesh, for a snapshot saved without one (each run pays its mesh's install).
+A snapshot saved with --mesh holds that mesh's objects, settled, and serves
+only runs of that mesh, whose install phase then finds them present.
 
 NAME is a name under ` + snapshot.DefaultRoot + ` or, with a '/', a directory path.`
 
@@ -62,6 +67,9 @@ func newSnapshotSaveCommand(logger *zap.Logger) *cobra.Command {
 		profileName string
 		nodes       int
 		seed        int64
+		cpus        string
+		mesh        string
+		settle      time.Duration
 		opts        runner.Options
 	)
 	cmd := &cobra.Command{
@@ -76,9 +84,25 @@ object counts, sizes, setup figures).
 Nothing of a save is measured, so its kube-apiserver runs with GOGC=400 and
 its kube-scheduler without the default topology spread constraints: both
 cost CPU a 2-core ramp needs. Runs started from the snapshot use the
-defaults.`,
+defaults.
+
+With --mesh, the mesh's emulated agents start once the fake nodes are Ready
+and before the workload, as the public test installed the mesh first and
+deployed workloads after it, so they write their objects (CRDs,
+CiliumNodes, CiliumEndpoints, identities, root-cert ConfigMaps...) while the
+workload ramps. After the ramp the save waits for the mesh to settle (the
+install phase's conditions, bounded by --settle-timeout; a mesh that does
+not settle is not saved), stops the agents and saves their objects with the
+setup, carrying the snapshot's run label. Such a snapshot serves only runs
+of the same mesh, whose agents start as a DaemonSet rollout on a cluster
+where the mesh already ran: they list and watch as at any start and adopt
+the objects instead of creating them, so the install phase no longer pays
+the storm. A snapshot without --mesh serves every mesh, each run paying its
+own install.`,
 		Example: `  churn snapshot save 50k --profile 50k-pods
-  churn run --from-snapshot 50k --profile 50k-pods --mesh cilium`,
+  churn run --from-snapshot 50k --profile 50k-pods --mesh cilium
+  churn snapshot save 50k-cilium --profile 50k-pods --mesh cilium
+  churn run --from-snapshot 50k-cilium --profile 50k-pods --mesh cilium`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, out := cmd.Context(), cmd.OutOrStdout()
@@ -89,9 +113,26 @@ defaults.`,
 			if cmd.Flags().Changed("seed") {
 				o.Seed = &seed
 			}
+			cpusOverride, err := controlPlaneCPUsOverride(cmd, cpus)
+			if err != nil {
+				return err
+			}
+			o.ControlPlaneCPUs = cpusOverride
+			if cmd.Flags().Changed("mesh") {
+				o.Mesh = &mesh
+			}
+			if cmd.Flags().Changed("settle-timeout") {
+				o.SettleTimeout = &settle
+			}
 			p, err := profiles.Resolve(profileName, o, observers.Known)
 			if err != nil {
 				return fmt.Errorf("--profile %s: %w", profileName, err)
+			}
+			if err := checkSaveMesh(p); err != nil {
+				return err
+			}
+			if err := runner.ValidateControlPlaneCPUs(runner.Options{Profile: p}); err != nil {
+				return err
 			}
 			dir, name, err := snapshot.Locate(snapshot.DefaultRoot, args[0])
 			if err != nil {
@@ -108,7 +149,7 @@ defaults.`,
 			if err != nil {
 				return fmt.Errorf("--bin-dir %s: %w", opts.BinDir, err)
 			}
-			setup, err := runner.SetupIdentity(ctx, p)
+			setup, err := runner.SaveSetupIdentity(ctx, p)
 			if err != nil {
 				return err
 			}
@@ -127,15 +168,23 @@ defaults.`,
 				Dir: dir, Name: name, Cluster: prep.Cluster,
 				Profile: p, Setup: setup, Versions: versions,
 				RunID: prep.RunID, RunLabels: prep.Labels, NamePrefix: prep.NamePrefix,
-				SetupSummary: prep.Setup, SetupSeconds: prep.Seconds,
+				SetupSummary: prep.Setup, SetupSeconds: prep.Seconds, Mesh: prep.Mesh,
 				Logger: logger, Progress: out,
 			})
 			if err != nil {
 				return err
 			}
+			if w := runner.NodeHealthWarning(prep.Setup.NodeHealth); w != "" {
+				fmt.Fprintln(out, w)
+			}
 			if s := m.SetupSummary; s != nil {
 				fmt.Fprintf(out, "setup: %d nodes and %d pods Ready in %.1f s (ramp %.1f s, %.1f pods/s); setup hash %s\n",
 					m.Objects.Nodes, m.Objects.Pods, m.SetupSeconds, s.RampSeconds, s.PodsPerSec, snapshot.ShortHash(m.SetupHash))
+			}
+			if ms := m.Mesh; ms != nil && ms.Install != nil {
+				fmt.Fprintf(out, "mesh %s saved settled (%.1f s after the ramp); only runs with --mesh %s start from it\n", ms.Name, ms.Install.Seconds, ms.Name)
+				fmt.Fprintf(out, "start runs from it with: churn run --from-snapshot %s --profile %s --mesh %s\n", args[0], profileName, ms.Name)
+				return nil
 			}
 			fmt.Fprintf(out, "start runs from it with: churn run --from-snapshot %s --profile %s\n", args[0], profileName)
 			return nil
@@ -147,7 +196,26 @@ defaults.`,
 	f.Int64Var(&seed, "seed", 0, "override the seed (recorded only: the setup does not depend on it)")
 	f.StringVar(&opts.BinDir, "bin-dir", defaultBinDir, "directory with the control-plane binaries (built by make controlplane)")
 	f.StringVar(&opts.KubernetesVersion, "kubernetes-version", "", "set up on this pinned Kubernetes release (default "+version.Kubernetes+")")
+	registerControlPlaneCPUs(f, &cpus, "", "; overrides the profile's controlPlane.cpus (default auto) for the save's ramp")
+	f.StringVar(&mesh, "mesh", "", "run this mesh's emulated agents during the ramp and save their objects settled: "+strings.Join(agents.Meshes(), ", ")+" (default none: the snapshot serves every mesh)")
+	f.DurationVar(&settle, "settle-timeout", 0, "with --mesh: how long the save waits after the ramp for the mesh to settle before giving up without saving (default the profile's mesh.settleTimeout, 5m)")
 	return cmd
+}
+
+// checkSaveMesh refuses a mesh setting a save cannot honour: it saves what
+// the emulated agents wrote, settled, so it needs a settle timeout and
+// emulated components.
+func checkSaveMesh(p profiles.Profile) error {
+	if p.Mesh.Name == "" || p.Mesh.Name == profiles.MeshNone {
+		return nil
+	}
+	if p.Mesh.SettleTimeout.Duration <= 0 {
+		return fmt.Errorf("--settle-timeout %s with --mesh %s: a save waits for the mesh to settle before saving; give a positive timeout", p.Mesh.SettleTimeout.Duration, p.Mesh.Name)
+	}
+	if p.Mesh.Cilium == profiles.CiliumReal || p.Mesh.Istiod == profiles.IstiodReal {
+		return fmt.Errorf("profile %s: mesh.cilium or mesh.istiod is real: a save runs the emulated mesh only", p.Name)
+	}
+	return nil
 }
 
 // clearSaveCluster removes what a save that died left in its cluster
@@ -186,7 +254,7 @@ func newSnapshotListCommand() *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tPROFILE\tNODES\tPODS\tSETUP HASH\tKUBERNETES\tSIZE\tSETUP\tPODS/S\tCREATED")
+			fmt.Fprintln(tw, "NAME\tPROFILE\tMESH\tNODES\tPODS\tSETUP HASH\tKUBERNETES\tSIZE\tSETUP\tPODS/S\tCREATED")
 			for _, e := range entries {
 				if e.Err != nil {
 					fmt.Fprintf(tw, "%s\t(unreadable: %v)\n", filepath.Base(e.Dir), e.Err)
@@ -197,7 +265,11 @@ func newSnapshotListCommand() *cobra.Command {
 				if m.SetupSummary != nil {
 					podsPerSec = m.SetupSummary.PodsPerSec
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.1f\t%s\n", m.Name, m.ProfileName, m.Objects.Nodes, m.Objects.Pods,
+				mesh := m.MeshName()
+				if mesh == "" {
+					mesh = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%.1f\t%s\n", m.Name, m.ProfileName, mesh, m.Objects.Nodes, m.Objects.Pods,
 					snapshot.ShortHash(m.SetupHash), m.Versions.Kubernetes, snapshot.FormatBytes(m.Sizes.TotalBytes),
 					time.Duration(m.SetupSeconds*float64(time.Second)).Round(time.Second), podsPerSec, m.Created.Local().Format(time.DateTime))
 			}

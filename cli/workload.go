@@ -21,6 +21,8 @@ type workloadFlags struct {
 	seed     int64
 	slos     []string
 	settle   time.Duration
+	// cpus is --control-plane-cpus.
+	cpus string
 }
 
 func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
@@ -29,6 +31,7 @@ func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
 	f.IntVar(&w.nodes, "nodes", 0, "override the number of fake nodes")
 	f.Int64Var(&w.seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
 	f.DurationVar(&w.settle, "settle-timeout", 0, "override mesh.settleTimeout: how long churn waits for the mesh to settle (watches synced, its objects written, no 429 for mesh.settleQuiet) before it starts anyway; 0 does not wait (default from the profile, 5m)")
+	registerControlPlaneCPUs(f, &w.cpus, "", "; overrides the profile's controlPlane.cpus (default auto)")
 	f.StringArrayVar(&w.slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
 }
 
@@ -50,6 +53,11 @@ func (w *workloadFlags) resolve(cmd *cobra.Command, mesh *string) (profiles.Prof
 		o.SettleTimeout = &w.settle
 	}
 	o.Mesh = mesh
+	cpus, err := controlPlaneCPUsOverride(cmd, w.cpus)
+	if err != nil {
+		return profiles.Profile{}, nil, err
+	}
+	o.ControlPlaneCPUs = cpus
 	p, err := profiles.Resolve(w.profile, o, observers.Known)
 	if err != nil {
 		return profiles.Profile{}, nil, fmt.Errorf("--profile %s: %w", w.profile, err)

@@ -101,5 +101,7 @@ func Defaults() Profile {
 			SettleQuiet:   metav1.Duration{Duration: 30 * time.Second},
 		},
 		Observers: observers,
+		// Sized from the machine when the run starts (local.AutoCPUBudget).
+		ControlPlane: ControlPlaneSpec{CPUs: CPUsAuto},
 	}
 }

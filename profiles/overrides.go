@@ -19,6 +19,8 @@ type Overrides struct {
 	// Per component, an argument replaces the profile's arguments with the
 	// same flag name; the others are appended.
 	ExtraArgs map[string][]string
+	// ControlPlaneCPUs is --control-plane-cpus.
+	ControlPlaneCPUs *CPUs
 }
 
 // Apply returns p with every set override applied.
@@ -37,6 +39,9 @@ func (o Overrides) Apply(p Profile) Profile {
 	}
 	if o.SettleTimeout != nil {
 		p.Mesh.SettleTimeout.Duration = *o.SettleTimeout
+	}
+	if o.ControlPlaneCPUs != nil {
+		p.ControlPlane.CPUs = *o.ControlPlaneCPUs
 	}
 	if len(o.ExtraArgs) > 0 {
 		p.ControlPlane.ExtraArgs = mergeArgs(p.ControlPlane.ExtraArgs, o.ExtraArgs)

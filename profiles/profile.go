@@ -146,6 +146,11 @@ type ControlPlaneSpec struct {
 	// sets itself (ports, certificates, data directory, kubeconfigs) are
 	// refused.
 	ExtraArgs map[string][]string `json:"extraArgs,omitempty"`
+	// CPUs is the control plane's CPU budget (see CPUs): a cgroup CPU
+	// quota on etcd, kube-apiserver, kube-controller-manager and
+	// kube-scheduler together, so that kwok and churn (the simulator) keep
+	// the rest of the machine. Default "auto": 75% of the CPUs online.
+	CPUs CPUs `json:"cpus,omitempty"`
 }
 
 // ObserverSpec enables one observer by registered name.

@@ -409,13 +409,14 @@ func TestControlPlaneExtraArgsDecodeYAMLAndJSON(t *testing.T) {
 			t.Errorf("%s: round trip = %v, %v; want %v", name, back.ControlPlane, err, p.ControlPlane)
 		}
 	}
-	// A profile without the field marshals without it.
+	// A profile without extra arguments marshals without them; its
+	// section holds the CPU budget alone.
 	b, err := Marshal(Defaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(b), "controlPlane") {
-		t.Errorf("default profile marshals a controlPlane section:\n%s", b)
+	if strings.Contains(string(b), "extraArgs") || !strings.Contains(string(b), "controlPlane:\n  cpus: auto\n") {
+		t.Errorf("default profile's controlPlane section is not the CPU budget alone:\n%s", b)
 	}
 	if _, err := Decode([]byte(header + "name: x\ncontrolPlane:\n  extraArg: {}\n")); err == nil || !strings.Contains(err.Error(), "controlPlane.extraArg") {
 		t.Errorf("Decode of a misspelt controlPlane field = %v, want an error naming controlPlane.extraArg", err)

@@ -80,7 +80,11 @@ func WriteArmsHTML(w io.Writer, c ArmsComparison, arms []Arm) error {
 		p.Figures = append(p.Figures, row)
 	}
 	for _, a := range c.Arms {
-		p.Verdicts = append(p.Verdicts, armBanner(a))
+		v := armBanner(a)
+		if a.Run.CPUBudget != "" {
+			v.Text += " · control plane " + a.Run.CPUBudget
+		}
+		p.Verdicts = append(p.Verdicts, v)
 	}
 	for _, v := range c.Validity {
 		row := armsSLOHTML{Name: v.Name, Threshold: orDash(v.Threshold)}

@@ -25,6 +25,9 @@ func WriteArms(w io.Writer, c ArmsComparison) error {
 	fmt.Fprintf(&b, "profile %s · seed %d · %d arms\n", orDash(c.Profile), c.Seed, len(c.Arms))
 	for _, a := range c.Arms {
 		line := fmt.Sprintf("  %-16s %s", a.Name, armVerdict(a))
+		if a.Run.CPUBudget != "" {
+			line += " · control plane " + a.Run.CPUBudget
+		}
 		if a.Dir != "" {
 			line += " · " + a.Dir
 		}

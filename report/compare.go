@@ -112,6 +112,9 @@ type RunInfo struct {
 	Settle string `json:"settle,omitempty"`
 	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
 	ExtraArgs string `json:"extraArgs,omitempty"`
+	// CPUBudget is the local control plane's CPU budget in a few words
+	// ("1.5 of 2 cores"); empty for a remote target.
+	CPUBudget string `json:"cpuBudget,omitempty"`
 	// Runs and RunIDs are set when the side has several runs; the fields
 	// above are then the first run's, except the verdict's, which are the
 	// majority's.
@@ -269,6 +272,7 @@ func runInfo(r *results.Result) RunInfo {
 		Passed: r.Verdict.Passed, Inconclusive: r.Verdict.Inconclusive, Behind: r.Verdict.Behind,
 		Notes: r.Verdict.Notes, Settle: settleSummary(r.Install),
 		ExtraArgs: ExtraArgsText(r.Target.ExtraArgs),
+		CPUBudget: budgetShort(r.Target.CPUPriority),
 	}
 }
 

@@ -39,6 +39,9 @@ func planWarnings(base, cand *results.Result) []string {
 	if msg := extraArgsWarning(base, cand); msg != "" {
 		add("%s", msg)
 	}
+	if b, c := budgetShort(base.Target.CPUPriority), budgetShort(cand.Target.CPUPriority); b != "" && c != "" && b != c {
+		add("control-plane CPU budgets differ (base %s, candidate %s): the figures compare the budgets", b, c)
+	}
 	if base.Target.Kind != cand.Target.Kind {
 		add("targets differ (base %q, candidate %q)", base.Target.Kind, cand.Target.Kind)
 	}

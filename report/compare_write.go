@@ -309,6 +309,9 @@ func describeRun(r RunInfo) string {
 	if r.ExtraArgs != "" {
 		parts = append(parts, "args "+r.ExtraArgs)
 	}
+	if r.CPUBudget != "" {
+		parts = append(parts, "control-plane CPU budget "+r.CPUBudget)
+	}
 	parts = append(parts, runVerdict(r))
 	return strings.Join(parts, " · ")
 }

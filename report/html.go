@@ -50,9 +50,15 @@ type page struct {
 	// schema version 2); Install the mesh's install phase (nil without one).
 	Validity     []validityRow
 	ValidityLine string
-	Install      *installView
+	// NodeIncidents are the fake nodes' failures (see nodeIncidentRows).
+	NodeIncidents     []nodeIncidentRow
+	NodeIncidentsLine string
+	Install           *installView
 	// ExtraArgs are the control plane's extra arguments (ExtraArgsText).
 	ExtraArgs string
+	// Budget is the control plane's CPU budget in a few words and in
+	// full (budgetLine); empty for a remote target.
+	Budget, BudgetLine string
 }
 
 type sloRow struct {
@@ -103,6 +109,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	}
 	p.Install = installViewOf(r.Install)
 	p.ExtraArgs = ExtraArgsText(r.Target.ExtraArgs)
+	p.Budget, p.BudgetLine = budgetShort(r.Target.CPUPriority), budgetLine(r.Target.CPUPriority)
 	p.Title = "churn report"
 	if r.Profile.Name != "" {
 		p.Title += ": " + r.Profile.Name
@@ -120,6 +127,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	}
 	p.Outages, p.Events = d.outageRows(), d.eventRows()
 	p.Faults = faultRows(r.Faults)
+	p.NodeIncidents, p.NodeIncidentsLine = nodeIncidentRows(r.NodeHealth)
 	p.Processes = processRows(r.Processes)
 	p.Keys = d.keyRows(25)
 	p.Probes = d.probeRows()

@@ -87,6 +87,11 @@ func installViewOf(inst *results.Install) *installView {
 		return nil
 	}
 	v := &installView{Mesh: orDefault(inst.Mesh, "none"), Headline: settleText(inst), Settled: inst.Settled}
+	if inst.Snapshot != "" {
+		// Started on the objects of a snapshot saved with the mesh: not
+		// an install storm, and readers comparing arms must see that.
+		v.Headline += " (started from snapshot " + inst.Snapshot + ", saved with the mesh: its objects were present)"
+	}
 	for _, c := range inst.Conditions {
 		row := conditionRow{Name: c.Name, Have: fmt.Sprint(c.Have), Want: fmt.Sprint(c.Want), Met: c.Met, Detail: c.Detail, When: "not met"}
 		if c.Met {

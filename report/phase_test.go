@@ -319,3 +319,16 @@ func TestSettleText(t *testing.T) {
 		t.Errorf("settleText = %q, want %q", got, want)
 	}
 }
+
+// An install phase that started on a mesh snapshot's objects says so,
+// as it is no install storm.
+func TestInstallFromMeshSnapshotSaysSo(t *testing.T) {
+	v := installViewOf(&results.Install{Mesh: "cilium", Settled: true, Seconds: 31, Snapshot: "50k-cilium"})
+	want := "settled after 31s (started from snapshot 50k-cilium, saved with the mesh: its objects were present)"
+	if v.Headline != want {
+		t.Errorf("headline %q, want %q", v.Headline, want)
+	}
+	if v := installViewOf(&results.Install{Mesh: "cilium", Settled: true, Seconds: 31}); strings.Contains(v.Headline, "snapshot") {
+		t.Errorf("headline %q names a snapshot the install did not start from", v.Headline)
+	}
+}

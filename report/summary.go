@@ -24,7 +24,11 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	if r.Target.Kind != "" {
 		head += " · target " + r.Target.Kind
 		if r.Target.KubernetesVersion != "" {
-			head += " (Kubernetes " + r.Target.KubernetesVersion + ")"
+			head += " (Kubernetes " + r.Target.KubernetesVersion
+			if kv := r.Target.Binaries["kwok"]; kv != "" {
+				head += ", kwok " + kv
+			}
+			head += ")"
 		}
 	}
 	mesh := r.Mesh
@@ -35,6 +39,9 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	fmt.Fprintln(&b, head)
 	if args := ExtraArgsText(r.Target.ExtraArgs); args != "" {
 		fmt.Fprintf(&b, "Control plane started with extra arguments: %s\n", args)
+	}
+	if line := budgetLine(r.Target.CPUPriority); line != "" {
+		fmt.Fprintf(&b, "Control plane CPU budget: %s\n", line)
 	}
 	fmt.Fprintf(&b, "Verdict: %s\n", verdictText(r.Verdict))
 	for _, n := range extraNotes(r.Verdict) {

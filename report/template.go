@@ -26,9 +26,10 @@ const pageHTML = `<!DOCTYPE html>
 <div class="meta">
 <span>run <b>{{.R.RunID}}</b></span>
 {{if .Start}}<span>started {{.Start}}</span><span>duration {{.Duration}}</span>{{end}}
-<span>target {{.R.Target.Kind}}{{if .R.Target.KubernetesVersion}} (Kubernetes {{.R.Target.KubernetesVersion}}){{end}}</span>
+<span>target {{.R.Target.Kind}}{{if .R.Target.KubernetesVersion}} (Kubernetes {{.R.Target.KubernetesVersion}}{{with index .R.Target.Binaries "kwok"}}, kwok {{.}}{{end}}){{end}}</span>
 <span>mesh {{if .R.Mesh}}{{.R.Mesh}}{{else}}none{{end}}</span>
 {{if .ExtraArgs}}<span>extra control-plane arguments <code>{{.ExtraArgs}}</code></span>{{end}}
+{{if .Budget}}<span>control-plane CPU budget {{.Budget}}</span>{{end}}
 {{if .R.Seed}}<span>seed {{.R.Seed}}</span>{{end}}
 </div>
 
@@ -64,6 +65,11 @@ const pageHTML = `<!DOCTYPE html>
 </table>
 <p class="small">{{.ValidityLine}} A check that is BEHIND makes the run inconclusive (exit status 3), whatever the SLOs say.</p>
 {{end}}
+{{if .NodeIncidents}}<h3>Fake nodes that failed</h3>
+<p class="small">{{.NodeIncidentsLine}}</p>
+<table><tr><th>node</th><th>what</th><th>phase</th><th class="num">into it</th><th class="num">lasted</th><th>detail</th></tr>
+{{range .NodeIncidents}}<tr{{if not .Excused}} class="breach"{{end}}><td>{{.Node}}</td><td>{{.What}}</td><td>{{.Phase}}</td><td class="num">{{.Into}}</td><td class="num">{{.Lasted}}</td><td class="small">{{.Detail}}</td></tr>{{end}}
+</table>{{end}}
 
 {{with .Install}}<h2>Install phase (mesh {{.Mesh}})</h2>
 <p class="{{if .Settled}}settled{{else}}unsettled{{end}}">The mesh {{.Headline}}.</p>
@@ -98,6 +104,7 @@ const pageHTML = `<!DOCTYPE html>
 </table>{{end}}
 
 <h2>What it cost: CPU and memory per process</h2>
+{{if .BudgetLine}}<p>Control-plane CPU budget: {{.BudgetLine}}.</p>{{end}}
 {{if .Processes}}
 <table><tr><th>process</th><th>role</th><th class="num">CPU seconds</th><th class="num">avg cores</th><th class="num">peak cores</th><th class="num">peak RSS</th><th class="num">share of CPU</th><th>CPU priority</th></tr>
 {{range .Processes}}<tr{{if .Tester}} class="tester"{{end}}><td>{{.Name}}</td><td>{{.Role}}</td><td class="num">{{.CPU}}</td><td class="num">{{.Avg}}</td><td class="num">{{.Peak}}</td><td class="num">{{.RSS}}</td><td class="num">{{.Share}}</td><td class="small">{{.Priority}}</td></tr>{{end}}

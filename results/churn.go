@@ -36,6 +36,9 @@ type SetupSummary struct {
 	// the bound. Set by the runner.
 	KWOKIdleSeconds float64 `json:"kwokIdleSeconds,omitempty"`
 	KWOKBusy        bool    `json:"kwokBusy,omitempty"`
+	// NodeHealth is the fake nodes' health over a setup that is saved as a
+	// snapshot (its manifest keeps it); a run's is Result.NodeHealth.
+	NodeHealth *NodeHealth `json:"nodeHealth,omitempty"`
 }
 
 // ChurnSummary is the accounting of the churn phase.

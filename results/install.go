@@ -32,6 +32,17 @@ type Install struct {
 	Conditions []SettleCondition `json:"conditions,omitempty"`
 	// Figures are the control plane's figures over the install phase.
 	Figures *PhaseFigures `json:"figures,omitempty"`
+	// Snapshot names the snapshot the run warm-started from when it was
+	// saved with this mesh running: the mesh's objects (CRDs,
+	// CiliumEndpoints, identities, CiliumNodes, root-cert ConfigMaps...)
+	// were present and its agents started as a DaemonSet rollout on a
+	// cluster where it already ran, adopting them. Empty for an install
+	// on a cluster without them.
+	Snapshot string `json:"snapshot,omitempty"`
+	// Writes are the successful writes the mesh's components made from
+	// their start to the end of the phase, by "verb resource" (e.g.
+	// "create ciliumendpoints").
+	Writes map[string]int64 `json:"writes,omitempty"`
 }
 
 // Why says what kept the mesh from settling: its unmet conditions, and a

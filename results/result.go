@@ -46,6 +46,9 @@ type Result struct {
 	Install *Install `json:"install,omitempty"`
 	// Validity is whether the simulator kept up during churn.
 	Validity *Validity `json:"validity,omitempty"`
+	// NodeHealth is what the fake nodes went through (local control plane
+	// or a cluster with kwok; nil when not watched).
+	NodeHealth *NodeHealth `json:"nodeHealth,omitempty"`
 	// Faults are the failures the run injected on purpose (--fault).
 	Faults  []Fault `json:"faults,omitempty"`
 	Verdict Verdict `json:"verdict"`
@@ -61,6 +64,13 @@ type Target struct {
 	// ExtraArgs are the arguments each local control-plane component was
 	// started with beyond churn's own, by component; empty when none.
 	ExtraArgs map[string][]string `json:"extraArgs,omitempty"`
+	// CPUPriority is how the local control plane got CPU, with its CPU
+	// budget; nil for a remote target.
+	CPUPriority *CPUPriority `json:"cpuPriority,omitempty"`
+	// Binaries are the local control plane's binaries' versions as they
+	// report them (--version), by process: kwok built with churn's
+	// patches reports e.g. v0.8.0-churn.2. Empty for a remote target.
+	Binaries map[string]string `json:"binaries,omitempty"`
 }
 
 // Phase is one named phase with its wall-clock bounds.

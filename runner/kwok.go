@@ -26,7 +26,8 @@ const kwokAvailableTimeout = 5 * time.Minute
 
 // ValidateTarget checks the target options on their own, before anything
 // runs: --in-cluster and --kubeconfig exclude each other, and --kwok install
-// needs a remote target (the local control plane always runs its own kwok).
+// needs a remote target (the local control plane always runs its own kwok);
+// then the control plane's extra arguments and CPU budget.
 func ValidateTarget(o Options) error {
 	if o.InCluster && o.Kubeconfig != "" {
 		return fmt.Errorf("--in-cluster and --kubeconfig exclude each other")
@@ -43,7 +44,10 @@ func ValidateTarget(o Options) error {
 	default:
 		return fmt.Errorf("--kwok %q: want %s or %s", o.KWOK, KWOKExternal, KWOKInstall)
 	}
-	return ValidateControlPlaneArgs(o)
+	if err := ValidateControlPlaneArgs(o); err != nil {
+		return err
+	}
+	return ValidateControlPlaneCPUs(o)
 }
 
 // remoteTarget resolves --in-cluster or --kubeconfig and enforces the

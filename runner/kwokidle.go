@@ -10,16 +10,16 @@ import (
 	"github.com/churn-dev/churn/deploy/local"
 )
 
-// kwok (v0.8) starts every pod watch at resourceVersion 0, so whenever its
-// watch (re)starts the API server replays every bound pod to it as ADDED:
-// 50,000 events at 50k-pods. Until kwok has worked through them, a pod
-// bound now waits behind the replay for its Ready, which is the simulator's
+// kwok lists every bound pod when it starts (50,000 at 50k-pods; churn's
+// patched kwok no longer does so at every later watch restart, see
+// deploy/controlplane/patches/kwok). Until kwok has worked through them, a
+// pod bound now waits behind them for its Ready, which is the simulator's
 // lag, not the API server's. Churn therefore starts once kwok is idle.
 const (
 	// kwokIdleCores: 1,000 nodes' lease renewals cost kwok about 0.1 core.
 	kwokIdleCores  = 0.25
 	kwokIdleWindow = 5 * time.Second
-	// kwokIdleWindows in a row: kwok's replay may begin some seconds
+	// kwokIdleWindows in a row: kwok's first list may begin some seconds
 	// after the nodes are Ready, so one quiet window proves nothing.
 	kwokIdleWindows = 3
 	kwokIdleTimeout = 5 * time.Minute
@@ -48,7 +48,7 @@ func (r *run) waitKWOKIdle(ctx context.Context) error {
 		r.log.Warn("kwok CPU unreadable; not waiting for it to be idle", zap.Error(err))
 		return nil
 	}
-	fmt.Fprintf(r.progress(), "kwok: waiting until it is idle (< %.2f cores for %s; it replays every pod when its watch starts)\n",
+	fmt.Fprintf(r.progress(), "kwok: waiting until it is idle (< %.2f cores for %s; it handles every pod once when it starts)\n",
 		kwokIdleCores, kwokIdleWindows*kwokIdleWindow)
 	quiet := 0
 	for {

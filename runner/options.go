@@ -19,7 +19,9 @@ type Options struct {
 	// RunID is generated when empty.
 	RunID string
 	// DisableCPUPriority leaves the local control plane and kwok at the
-	// CPU priority churn has (see local.Options.DisableCPUPriority).
+	// CPU priority churn has (see local.Options.DisableCPUPriority), with no
+	// CPU budget; the profile's controlPlane.cpus must then not ask for one
+	// of a given size.
 	DisableCPUPriority bool
 	// OutDir receives results.json and report.html; default
 	// churn-results/<run-id>.

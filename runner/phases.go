@@ -47,6 +47,7 @@ func (r *run) startObservers(ctx context.Context) error {
 }
 
 func (r *run) setup(ctx context.Context) error {
+	r.startNodeHealth(ctx)
 	if err := r.createOrRestore(ctx); err != nil {
 		return err
 	}
@@ -79,7 +80,13 @@ func (r *run) createOrRestore(ctx context.Context) error {
 		return err
 	}
 	r.engine = eng
+	if err := r.startSaveMesh(ctx); err != nil {
+		return err
+	}
 	if err := eng.Setup(ctx); err != nil {
+		return err
+	}
+	if err := r.saveMeshPolicies(ctx); err != nil {
 		return err
 	}
 	summary, err := eng.WaitReady(ctx)
@@ -135,7 +142,7 @@ func (r *run) startMesh(ctx context.Context) error {
 		Nodes:            r.nodes,
 		RunID:            r.labelID,
 		RunLabels:        churn.RunLabels(r.labelID),
-		Namespaces:       r.engine.Namespaces(),
+		Namespaces:       r.meshPolicyNamespaces(),
 		RolloutPerSecond: r.opts.Profile.Mesh.AgentRolloutPerSecond,
 		Clock:            r.clk,
 		Logger:           r.log,
@@ -160,13 +167,19 @@ func (r *run) startMesh(ctx context.Context) error {
 // phase, reported on its own and never judged.
 func (r *run) installMesh(ctx context.Context) error {
 	start := r.clk.Now()
+	if r.warm != nil && r.warm.manifest.MeshName() != "" {
+		fmt.Fprintf(r.progress(), "mesh: snapshot %s was saved with %s running: its objects are present and its agents adopt them\n",
+			r.warm.manifest.Name, r.warm.manifest.MeshName())
+	}
 	if err := r.startMesh(ctx); err != nil {
 		return err
 	}
 	if r.mesh == nil {
 		return nil
 	}
-	return r.settleMesh(ctx, start)
+	err := r.settleMesh(ctx, start)
+	r.noteMeshFromSnapshot()
+	return err
 }
 
 func (r *run) churn(ctx context.Context) error {
@@ -187,6 +200,9 @@ func (r *run) churn(ctx context.Context) error {
 // with it. It runs on a context that survives the first Ctrl-C.
 func (r *run) teardown(ctx context.Context) error {
 	var errs []error
+	// Before anything is deleted: a deleted node's lease is no longer
+	// renewed, and that is no incident.
+	r.stopNodeHealth()
 	if r.mesh != nil {
 		summary, err := r.mesh.Stop(ctx)
 		if summary != nil {
@@ -251,10 +267,12 @@ func (r *run) finish(completed bool) error {
 		}
 		r.res.SLOs = slos
 		r.res.Verdict = observers.Verdict(slos)
+		r.res.NodeHealth = r.summarizeNodeHealth()
 		if !r.setupOnly {
-			r.res.Validity = judgeValidity(r.res, r.schedP99, r.schedOK)
+			r.res.Validity = judgeValidity(r.res, r.schedP99, r.schedOK, r.nodeHealthErr)
 		}
 		applyVerdictQualifiers(r.res)
+		applyBudgetVerdict(r.res)
 	} else {
 		r.res.Verdict = results.Verdict{Passed: false, Summary: "run did not complete; no verdict"}
 	}

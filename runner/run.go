@@ -18,6 +18,7 @@ import (
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/churn"
 	"github.com/churn-dev/churn/deploy/local"
+	"github.com/churn-dev/churn/fakenodes/nodehealth"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
 	"github.com/churn-dev/churn/report"
@@ -68,6 +69,13 @@ type run struct {
 	// phase (schedOK once measured).
 	schedP99 float64
 	schedOK  bool
+	// nodeHealth watches the fake nodes from setup to the end of churn
+	// (nil when not watched; nodeHealthErr says why).
+	nodeHealth    *nodehealth.Monitor
+	nodeHealthErr error
+	// throttle is the control plane's cpu.stat at the end of the last
+	// phase (recordThrottle).
+	throttle local.CPUThrottle
 	// reportPath is where finish wrote report.html.
 	reportPath string
 }
@@ -176,6 +184,7 @@ func (r *run) phase(name string, fn func() error) error {
 	r.log.Info("phase start", zap.String("phase", name))
 	err := fn()
 	r.res.Phases = append(r.res.Phases, results.Phase{Name: name, Start: start, End: r.clk.Now()})
+	r.recordThrottle(name)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
@@ -216,6 +225,10 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		if err := r.restoreSnapshot(dir); err != nil {
 			return err
 		}
+		budget, err := CPUBudgetRequest(r.opts.Profile.ControlPlane.CPUs)
+		if err != nil {
+			return fmt.Errorf("profile %s: %s %q: %w", r.opts.Profile.Name, cpusField, string(r.opts.Profile.ControlPlane.CPUs), err)
+		}
 		c, err := local.Up(ctx, local.Options{
 			Dir:                       dir,
 			BinDir:                    r.opts.BinDir,
@@ -227,6 +240,7 @@ func (r *run) resolveTarget(ctx context.Context) error {
 			RestartDelay:              r.opts.RestartDelay,
 			APIServerGOGC:             r.apiServerGOGC(),
 			DisableCPUPriority:        r.opts.DisableCPUPriority,
+			ControlPlaneCPUs:          budget,
 			// Spread scoring costs O(pods) per pod scheduled; see local.Options.
 			SchedulerWithoutDefaultSpread: r.setupOnly,
 			ExtraArgs:                     r.opts.Profile.ControlPlane.ExtraArgs,
@@ -249,6 +263,14 @@ func (r *run) resolveTarget(ctx context.Context) error {
 	r.res.Target = results.Target{Kind: r.target.Kind, Server: r.target.Server}
 	if r.cluster != nil {
 		r.res.Target.ExtraArgs = r.cluster.ExtraArgs()
+		r.res.Target.CPUPriority = cpuPriorityRecord(r.cluster.CPUPriority())
+		// What ran, read off the binaries: a kwok with or without the
+		// patches behaves differently at scale.
+		if v, err := local.BinaryVersions(ctx, r.opts.BinDir, r.opts.KubernetesVersion); err == nil {
+			r.res.Target.Binaries = v
+		} else {
+			r.log.Warn("binary versions not recorded", zap.Error(err))
+		}
 	}
 	if v, err := client.Discovery().ServerVersion(); err == nil {
 		r.res.Target.KubernetesVersion = v.GitVersion

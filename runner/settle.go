@@ -57,6 +57,7 @@ func (r *run) settleMesh(ctx context.Context, start time.Time) error {
 		inst.Conditions, inst.Settled = conds, settled
 		inst.Throttled429 = lastThrottled
 		inst.QuietAtEndSeconds = inst.End.Sub(lastThrottleAt).Seconds()
+		inst.Writes = meshWrites(r.mesh.Summary())
 	}
 
 	if timeout == 0 {

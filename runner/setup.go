@@ -12,6 +12,7 @@ import (
 	"github.com/churn-dev/churn/deploy/local"
 	"github.com/churn-dev/churn/results"
 	"github.com/churn-dev/churn/selfmetrics"
+	"github.com/churn-dev/churn/snapshot"
 )
 
 // newRun builds the state of one run from defaulted options.
@@ -53,12 +54,18 @@ type Prepared struct {
 	KubernetesVersion string
 	// Seconds is the whole of it: control plane start (or restore) to Ready.
 	Seconds float64
+	// Mesh is the mesh that ran during the ramp and settled, now stopped
+	// with its objects left in place (nil without one; see savemesh.go).
+	Mesh *snapshot.MeshState
 }
 
 // SetUp runs only the target and setup phases of a run, exactly as Run
 // does, on a fresh local control plane: the fake nodes, the workload and
 // the ramp to Ready, or with opts.FromSnapshot the restore and the wait for
-// Ready. No observers, mesh or churn. It is what `churn snapshot save`
+// Ready. No observers or churn, and no mesh unless a fresh setup's profile
+// has one: then the mesh starts before the workload and SetUp waits for it
+// to settle after the ramp, then stops it keeping its objects (a save with
+// a mesh, see savemesh.go). It is what `churn snapshot save`
 // saves and what `churn snapshot verify-start` times. On error everything
 // started is stopped again (the cluster's logs stay in its directory).
 func SetUp(ctx context.Context, opts Options) (*Prepared, error) {
@@ -82,6 +89,16 @@ func SetUp(ctx context.Context, opts Options) (*Prepared, error) {
 	if err == nil {
 		err = r.phase("setup", func() error { return r.setup(ctx) })
 	}
+	if err == nil && r.mesh != nil {
+		err = r.phase("mesh", func() error { return r.settleSaveMesh(ctx) })
+	}
+	if stopErr := r.stopSaveMesh(ctx); stopErr != nil && err == nil {
+		err = stopErr
+	}
+	r.stopNodeHealth()
+	if r.res.Setup != nil {
+		r.res.Setup.NodeHealth = r.summarizeNodeHealth()
+	}
 	if err != nil {
 		if r.cluster != nil {
 			err = errors.Join(err, r.cluster.Stop(context.WithoutCancel(ctx), false))
@@ -97,5 +114,6 @@ func SetUp(ctx context.Context, opts Options) (*Prepared, error) {
 		Nodes:             r.nodes,
 		KubernetesVersion: r.res.Target.KubernetesVersion,
 		Seconds:           time.Since(start).Seconds(),
+		Mesh:              r.savedMesh(),
 	}, nil
 }

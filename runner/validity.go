@@ -80,10 +80,13 @@ func histDiffQuantile(a, b *metrics.Float64Histogram, q float64) (float64, bool)
 // judgeValidity checks the simulator's own lag over the churn phase.
 // schedP99 is churn's scheduling latency p99 over it (ok false when it
 // was not measured).
-func judgeValidity(r *results.Result, schedP99 float64, schedOK bool) *results.Validity {
+func judgeValidity(r *results.Result, schedP99 float64, schedOK bool, nodeWatchErr error) *results.Validity {
 	v := &results.Validity{Valid: true}
 	add := func(c results.ValidityCheck) {
-		c.Threshold = observers.FormatSeconds(c.Limit)
+		// Checks that count rather than time set their own.
+		if c.Threshold == "" {
+			c.Threshold = observers.FormatSeconds(c.Limit)
+		}
 		switch {
 		case c.Status == results.ValiditySkipped:
 		case c.Value > c.Limit:
@@ -92,11 +95,12 @@ func judgeValidity(r *results.Result, schedP99 float64, schedOK bool) *results.V
 		default:
 			c.Status = results.ValidityOK
 		}
-		if c.Status != results.ValiditySkipped {
+		if c.Status != results.ValiditySkipped && c.Measured == "" {
 			c.Measured = observers.FormatSeconds(c.Value)
 		}
 		v.Checks = append(v.Checks, c)
 	}
+	add(nodeHealthCheck(r, nodeWatchErr))
 	add(kwokReadyCheck(r))
 
 	churnLag := results.ValidityCheck{Name: CheckChurnLag, Limit: churnLagLimit.Seconds(),

@@ -61,7 +61,8 @@ func (r *run) openSnapshot(ctx context.Context) error {
 
 // CheckSnapshot is the check Run makes of opts.FromSnapshot before anything
 // starts: a local target, the snapshot's format, the versions of the
-// binaries the run would start (BinDir, KubernetesVersion), the setup of
+// binaries the run would start (BinDir, KubernetesVersion), the mesh (a
+// snapshot saved with a mesh serves only runs of that mesh), the setup of
 // opts.Profile, and a run label this churn can select by. A mismatch is a
 // *snapshot.MismatchError naming what differs. Exported so that a caller
 // planning several runs on one snapshot (churn compare's arms) refuses
@@ -91,9 +92,18 @@ func CheckSnapshot(ctx context.Context, opts Options) (string, *snapshot.Manifes
 	if err != nil {
 		return "", nil, err
 	}
+	mesh := meshName(opts.Profile)
+	if saved := m.MeshName(); saved != "" && saved == mesh {
+		// A run of the snapshot's own mesh adopts its objects: they must be
+		// what this churn's emulation writes.
+		if setup, err = withMesh(setup, mesh); err != nil {
+			return "", nil, err
+		}
+	}
 	if err := snapshot.Verify(m, snapshot.Expectation{
 		ProfileName: opts.Profile.Name,
 		Setup:       setup,
+		Mesh:        mesh,
 		Versions:    versions,
 		BinDir:      binDir,
 	}); err != nil {

@@ -35,6 +35,10 @@ type Manifest struct {
 	// if its own setup hashes the same (see Verify).
 	Setup     Setup  `json:"setup"`
 	SetupHash string `json:"setupHash"`
+	// Mesh is the mesh that ran while the setup ramped and had settled
+	// when it was saved; its objects are in the data. nil for a snapshot
+	// without a mesh, which serves runs of every mesh.
+	Mesh *MeshState `json:"mesh,omitempty"`
 	// RunID is the churn.dev/run value every saved object carries;
 	// RunLabels are all the run labels, NamePrefix starts the object names.
 	// A run from the snapshot adopts them to select its objects.
@@ -52,6 +56,27 @@ type Manifest struct {
 	SetupSeconds float64 `json:"setupSeconds"`
 	// SaveSeconds is compaction, stop and storing the data.
 	SaveSeconds float64 `json:"saveSeconds"`
+}
+
+// MeshState is the mesh a snapshot was saved with. Its name and the
+// fingerprint of the objects it writes are also Setup entries (MeshKey,
+// MeshObjectsKey), so they are part of the setup hash.
+type MeshState struct {
+	Name string `json:"name"`
+	// Install is the save's wait for the mesh to settle after the ramp:
+	// how long, each condition with have/want, the writes of the phase.
+	Install *results.Install `json:"install,omitempty"`
+	// RolloutSeconds is how long its per-node agents took to all start
+	// (during the ramp).
+	RolloutSeconds float64 `json:"rolloutSeconds,omitempty"`
+}
+
+// MeshName is the mesh the snapshot was saved with, "" for none.
+func (m *Manifest) MeshName() string {
+	if m.Mesh == nil {
+		return ""
+	}
+	return m.Mesh.Name
 }
 
 // Versions are the component versions the data was written by, as the

@@ -36,6 +36,9 @@ type SaveInput struct {
 	RunLabels    map[string]string
 	NamePrefix   string
 	SetupSummary *results.SetupSummary
+	// Mesh is the mesh that ran during the setup and settled (nil for
+	// none); Setup then carries its entries (Setup.WithMesh).
+	Mesh *MeshState
 	// SetupSeconds is the whole setup, control plane start included.
 	SetupSeconds float64
 	Logger       *zap.Logger
@@ -133,6 +136,7 @@ func (in SaveInput) manifest(staging string) (*Manifest, error) {
 		Sizes:         Sizes{EtcdBytes: etcdBytes, PKIBytes: pkiBytes, TotalBytes: etcdBytes + pkiBytes},
 		SetupSummary:  in.SetupSummary,
 		SetupSeconds:  in.SetupSeconds,
+		Mesh:          in.Mesh,
 	}
 	if s := in.SetupSummary; s != nil {
 		m.Objects = Objects{Nodes: s.Nodes, Namespaces: s.Namespaces, Deployments: s.Deployments, Services: s.Services, Pods: s.ReadyPods}

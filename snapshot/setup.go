@@ -15,6 +15,16 @@ import (
 // object templates changed must not reuse a setup made by an older one.
 const TemplatesKey = "templates"
 
+// Setup entries of a snapshot saved with a mesh running (see WithMesh).
+const (
+	// MeshKey is the mesh's name.
+	MeshKey = "mesh.name"
+	// MeshObjectsKey is the fingerprint of what the mesh's emulation
+	// writes (its CRDs and object shapes): a churn whose mesh objects
+	// changed must not reuse ones written by an older one.
+	MeshObjectsKey = "mesh.objects"
+)
+
 // Setup is what decides the objects a setup creates, by field path
 // ("workload.replicas" -> "100"). Two setups with equal entries create the
 // same objects; its Hash is what a snapshot is keyed by.
@@ -38,6 +48,19 @@ func SetupOf(p profiles.Profile, templates string) Setup {
 		"workload.image":                   p.Workload.Image,
 		TemplatesKey:                       templates,
 	}
+}
+
+// WithMesh returns a copy of s for a setup that ran mesh while it ramped
+// and saved its objects; objects is the emulation's fingerprint of them.
+// A setup without a mesh has neither entry, so its hash is unchanged.
+func (s Setup) WithMesh(mesh, objects string) Setup {
+	out := make(Setup, len(s)+2)
+	for k, v := range s {
+		out[k] = v
+	}
+	out[MeshKey] = mesh
+	out[MeshObjectsKey] = objects
+	return out
 }
 
 // Hash is the hex SHA-256 of the entries in key order, one "key=value" line

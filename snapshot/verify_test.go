@@ -3,6 +3,7 @@ package snapshot
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -214,5 +215,46 @@ func TestVersionsOfRefusesMixedKubernetes(t *testing.T) {
 	v, err := VersionsOf(bins, "dev")
 	if err != nil || v != versions {
 		t.Errorf("VersionsOf = %+v, %v; want %+v", v, err, versions)
+	}
+}
+
+func TestVerifyMeshSnapshotServesOnlyItsMesh(t *testing.T) {
+	p := profile(t, "10k-pods")
+	m := manifestFor("x", p)
+	m.Setup = m.Setup.WithMesh("cilium", "objs-1")
+	m.SetupHash = m.Setup.Hash()
+	m.Mesh = &MeshState{Name: "cilium"}
+	want := expectationFor(p)
+	want.Setup = want.Setup.WithMesh("cilium", "objs-1")
+	want.Mesh = "cilium"
+	if err := Verify(m, want); err != nil {
+		t.Fatalf("Verify: %v, want nil for a run of the saved mesh", err)
+	}
+
+	other := expectationFor(p)
+	other.Mesh = "istio-ambient"
+	err := Verify(m, other)
+	me := mismatch(t, err, MismatchMesh)
+	wantMsg := `snapshot "x" was saved with mesh cilium running and holds its objects, but this run's mesh is istio-ambient (--mesh istio-ambient): ` +
+		`start it from a snapshot saved with --mesh istio-ambient, or from one saved without a mesh (the run then pays the mesh's install)`
+	if err.Error() != wantMsg {
+		t.Errorf("message\n got %s\nwant %s", err, wantMsg)
+	}
+	if len(me.Differences) != 1 || me.Differences[0] != "mesh cilium vs istio-ambient" {
+		t.Errorf("differences %q", me.Differences)
+	}
+	none := expectationFor(p)
+	if err := Verify(m, none); !strings.Contains(fmt.Sprint(err), "this run has no mesh") {
+		t.Errorf("Verify for a run without a mesh = %v, want a refusal saying it has none", err)
+	}
+
+	// A snapshot without a mesh serves every mesh, its hash unchanged.
+	plain := manifestFor("y", p)
+	for _, mesh := range []string{"", "none", "cilium", "istio-ambient"} {
+		e := expectationFor(p)
+		e.Mesh = mesh
+		if err := Verify(plain, e); err != nil {
+			t.Errorf("mesh %q from a snapshot without a mesh: %v", mesh, err)
+		}
 	}
 }

@@ -246,9 +246,9 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	// Chosen last: nothing below fails before startAll, whose failure
 	// path (Stop) removes the cgroups again.
-	prio := offPlacer(o.Logger)
+	prio := offPlacer(o.Logger, o.budget)
 	if !o.DisableCPUPriority {
-		prio = chooseCPUPriority(realPrioSys(), o.Dir, o.Logger)
+		prio = chooseCPUPriority(realPrioSys(), o.Dir, o.budget, o.Logger)
 	}
 	prioInfo := prio.info
 
@@ -284,6 +284,8 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 		o.Logger.Info("CPU priority", zap.String("mechanism", prioInfo.Mechanism), zap.String("group", prioInfo.Group), zap.String("reason", prioInfo.Reason))
 	}
 	c.progressf("CPU priority: %s", prioInfo)
+	logBudget(o.Logger, prioInfo.Budget)
+	c.progressf("CPU budget: %s", prioInfo.Budget)
 	if err := c.startAll(ctx, bins); err != nil {
 		// Leave no process behind; keep data that a previous run kept.
 		stopErr := c.Stop(context.WithoutCancel(ctx), reuseData)

@@ -70,6 +70,8 @@ type CPUPriority struct {
 	Group string `json:"group,omitempty"`
 	// Reason says why the preferred mechanisms were not used.
 	Reason string `json:"reason,omitempty"`
+	// Budget is the control plane's CPU quota (cpubudget.go).
+	Budget CPUBudget `json:"budget"`
 }
 
 // String is a one-line description for logs and progress output.
@@ -230,22 +232,34 @@ type cpuPlacer struct {
 	info   CPUPriority
 	mount  cgroupMount
 	dir    string // the per-cluster cgroup; empty unless a cgroup mechanism
+	// quotaMicros is the control-plane group's CFS quota per
+	// cfsPeriodMicros; 0 for none.
+	quotaMicros int64
 
 	mu          sync.Mutex // the startup path and the restart goroutine both place
 	warnedNice  bool
 	warnedPlace bool
 }
 
-// offPlacer leaves processes alone (Options.DisableCPUPriority).
-func offPlacer(logger *zap.Logger) *cpuPlacer {
-	return &cpuPlacer{logger: logger, info: CPUPriority{Mechanism: PriorityOff}}
+// offPlacer leaves processes alone (Options.DisableCPUPriority), with no
+// budget either.
+func offPlacer(logger *zap.Logger, budget CPUBudget) *cpuPlacer {
+	budget.Cores, budget.Reason = 0, "CPU priority off (--cpu-priority=false): no budget"
+	return &cpuPlacer{logger: logger, info: CPUPriority{Mechanism: PriorityOff, Budget: budget}}
 }
 
 // chooseCPUPriority picks the first mechanism that works: cgroup v1 cpu,
 // cgroup v2 cpu, nice, none. It removes stale churn cgroups of the chosen
-// hierarchy and creates this cluster's. It never fails: "none" carries the
-// reasons.
-func chooseCPUPriority(sys prioSys, clusterDir string, logger *zap.Logger) *cpuPlacer {
+// hierarchy and creates this cluster's, with budget's quota on the
+// control-plane group before any process starts. It never fails: "none"
+// carries the reasons, and a budget that cannot be enforced says why.
+func chooseCPUPriority(sys prioSys, clusterDir string, budget CPUBudget, logger *zap.Logger) *cpuPlacer {
+	p := chooseMechanism(sys, clusterDir, logger)
+	p.applyBudget(budget)
+	return p
+}
+
+func chooseMechanism(sys prioSys, clusterDir string, logger *zap.Logger) *cpuPlacer {
 	p := &cpuPlacer{sys: sys, logger: logger}
 	name := clusterGroupName(clusterDir)
 	var reasons []string
@@ -280,6 +294,94 @@ func chooseCPUPriority(sys prioSys, clusterDir string, logger *zap.Logger) *cpuP
 	}
 	p.info = CPUPriority{Mechanism: PriorityNice, Reason: "no usable cgroup cpu controller: " + strings.Join(reasons, "; ")}
 	return p
+}
+
+// applyBudget sets the control-plane group's quota now, so that it holds
+// from the first process on, and records the outcome in p.info.Budget.
+// Without a cgroup the budget is recorded as not enforced: nice orders the
+// processes waiting for a CPU, it cannot cap them.
+func (p *cpuPlacer) applyBudget(b CPUBudget) {
+	defer func() { p.info.Budget = b }()
+	if b.Cores <= 0 {
+		return
+	}
+	switch p.info.Mechanism {
+	case PriorityCgroupV1, PriorityCgroupV2:
+	case PriorityNice:
+		b.Reason = "nice only orders the processes waiting for a CPU, it cannot cap them (" + p.info.Reason + ")"
+		return
+	default:
+		b.Reason = "no usable cgroup cpu controller: " + p.info.Reason
+		return
+	}
+	p.quotaMicros = b.quota()
+	if _, err := p.ensureGroup(GroupControlPlane); err != nil {
+		p.quotaMicros = 0
+		b.Reason = fmt.Sprintf("could not set the control-plane cgroup's quota: %v", err)
+		return
+	}
+	b.AppliedCores, b.QuotaMicros, b.PeriodMicros = b.Cores, p.quotaMicros, cfsPeriodMicros
+	b.SimulatorCores = float64(b.CPUs) - b.Cores
+	b.Mechanism = BudgetCgroupV1
+	if p.mount.v2 {
+		b.Mechanism = BudgetCgroupV2
+	}
+}
+
+// writeQuota sets the quota of the control-plane group in dir, or lifts
+// any when p has none (ignoring a kernel without CPU bandwidth control,
+// which has no quota to lift).
+func (p *cpuPlacer) writeQuota(dir string) error {
+	if p.quotaMicros <= 0 {
+		file, unlimited := "cpu.cfs_quota_us", "-1"
+		if p.mount.v2 {
+			file, unlimited = "cpu.max", "max "+strconv.Itoa(cfsPeriodMicros)
+		}
+		if _, err := os.Stat(filepath.Join(dir, file)); err == nil {
+			if err := writeCgroupFile(filepath.Join(dir, file), unlimited); err != nil {
+				p.logger.Debug("lifting the control-plane cgroup's quota", zap.Error(err))
+			}
+		}
+		return nil
+	}
+	if p.mount.v2 {
+		return writeCgroupFile(filepath.Join(dir, "cpu.max"), fmt.Sprintf("%d %d", p.quotaMicros, cfsPeriodMicros))
+	}
+	// The period first: the kernel checks the quota against it.
+	if err := writeCgroupFile(filepath.Join(dir, "cpu.cfs_period_us"), strconv.Itoa(cfsPeriodMicros)); err != nil {
+		return err
+	}
+	return writeCgroupFile(filepath.Join(dir, "cpu.cfs_quota_us"), strconv.FormatInt(p.quotaMicros, 10))
+}
+
+// readQuota is the CFS quota of the cgroup in dir in cores; ok is false
+// when it has none or it cannot be read.
+func readQuota(dir string, v2 bool) (cores float64, ok bool) {
+	var quota, period string
+	if v2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cpu.max"))
+		if err != nil {
+			return 0, false
+		}
+		f := strings.Fields(string(b))
+		if len(f) != 2 {
+			return 0, false
+		}
+		quota, period = f[0], f[1]
+	} else {
+		q, err1 := os.ReadFile(filepath.Join(dir, "cpu.cfs_quota_us"))
+		pe, err2 := os.ReadFile(filepath.Join(dir, "cpu.cfs_period_us"))
+		if err1 != nil || err2 != nil {
+			return 0, false
+		}
+		quota, period = strings.TrimSpace(string(q)), strings.TrimSpace(string(pe))
+	}
+	qn, err1 := strconv.ParseInt(quota, 10, 64)
+	pn, err2 := strconv.ParseInt(period, 10, 64)
+	if err1 != nil || err2 != nil || qn <= 0 || pn <= 0 {
+		return 0, false
+	}
+	return float64(qn) / float64(pn), true
 }
 
 // v2OffersCPU checks that the cpu controller is available at the mount
@@ -364,6 +466,11 @@ func (p *cpuPlacer) ensureGroup(group string) (string, error) {
 	}
 	if err := writeCgroupFile(filepath.Join(dir, p.weightFile()), strconv.Itoa(p.weight(group))); err != nil {
 		return "", err
+	}
+	if group == GroupControlPlane {
+		if err := p.writeQuota(dir); err != nil {
+			return "", err
+		}
 	}
 	return dir, nil
 }
@@ -497,11 +604,16 @@ func (p *cpuPlacer) readBack(pid int) string {
 	if p.mount.v2 {
 		version = "v2"
 	}
-	b, err := os.ReadFile(filepath.Join(p.mount.point, rel, p.weightFile()))
+	dir := filepath.Join(p.mount.point, rel)
+	b, err := os.ReadFile(filepath.Join(dir, p.weightFile()))
 	if err != nil {
 		return fmt.Sprintf("unknown %s (cgroup %s %s): %v", p.weightFile(), version, path, err)
 	}
-	return fmt.Sprintf("%s %s (cgroup %s %s)", p.weightFile(), strings.TrimSpace(string(b)), version, path)
+	quota := ""
+	if cores, ok := readQuota(dir, p.mount.v2); ok {
+		quota = ", quota " + formatCores(cores) + " cores"
+	}
+	return fmt.Sprintf("%s %s%s (cgroup %s %s)", p.weightFile(), strings.TrimSpace(string(b)), quota, version, path)
 }
 
 // procCgroupPath returns pid's cgroup in the cpu v1 hierarchy or in v2,

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,8 +17,9 @@ import (
 )
 
 // A real small control plane: each process' CPU priority as the OS reports
-// it, a restarted kube-apiserver back in its group, churn itself untouched,
-// and no cgroup left after Stop.
+// it, the control plane's CPU budget as a quota on its cgroup (and none on
+// kwok's), a restarted kube-apiserver back in its group under the quota,
+// churn itself untouched, and no cgroup left after Stop.
 func TestIntegrationCPUPriority(t *testing.T) {
 	bin := requireBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -32,6 +34,7 @@ func TestIntegrationCPUPriority(t *testing.T) {
 	c, err := Up(ctx, Options{
 		Dir: dir, BinDir: bin, Logger: zaptest.NewLogger(t), Progress: testWriter{t},
 		RestartAPIServer: true, RestartDelay: 100 * time.Millisecond,
+		ControlPlaneCPUs: CPUBudgetRequest{Setting: "auto", Auto: true},
 	})
 	if err != nil {
 		t.Fatalf("Up: %v", err)
@@ -55,6 +58,7 @@ func TestIntegrationCPUPriority(t *testing.T) {
 	for _, p := range procs {
 		checkPriorityFromOS(t, info, p)
 	}
+	checkBudgetFromOS(t, c, info)
 	if info.Mechanism == PriorityCgroupV1 {
 		if got := readTrimmed(t, filepath.Join(info.Group, "cpu.shares")); got != "4608" {
 			t.Errorf("cluster cgroup cpu.shares = %s, want 4608 (the sum of its children)", got)
@@ -116,6 +120,72 @@ func readTrimmed(t *testing.T, path string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// checkBudgetFromOS reads the control plane's quota from the cgroup files
+// and its throttling from cpu.stat, independently of the placer.
+func checkBudgetFromOS(t *testing.T, c *Cluster, info CPUPriority) {
+	t.Helper()
+	b := info.Budget
+	wantMilli, _ := AutoCPUBudget(CPUsOnline())
+	if info.Mechanism != PriorityCgroupV1 && info.Mechanism != PriorityCgroupV2 || wantMilli == 0 {
+		if b.Enforced() {
+			t.Errorf("budget %+v enforced with mechanism %s on %d CPUs", b, info.Mechanism, CPUsOnline())
+		}
+		t.Logf("budget not enforced here: %s", b)
+		return
+	}
+	if !b.Enforced() || b.AppliedCores != float64(wantMilli)/1000 || b.CPUs != CPUsOnline() {
+		t.Fatalf("budget %+v, want %dm applied on %d CPUs", b, wantMilli, CPUsOnline())
+	}
+	cp, sim := filepath.Join(info.Group, GroupControlPlane), filepath.Join(info.Group, GroupSimulator)
+	quota := strconv.FormatInt(wantMilli*100, 10)
+	if info.Mechanism == PriorityCgroupV1 {
+		if got := readTrimmed(t, filepath.Join(cp, "cpu.cfs_quota_us")); got != quota {
+			t.Errorf("control-plane cpu.cfs_quota_us = %s, want %s", got, quota)
+		}
+		if got := readTrimmed(t, filepath.Join(cp, "cpu.cfs_period_us")); got != "100000" {
+			t.Errorf("control-plane cpu.cfs_period_us = %s, want 100000", got)
+		}
+		if got := readTrimmed(t, filepath.Join(sim, "cpu.cfs_quota_us")); got != "-1" {
+			t.Errorf("simulator cpu.cfs_quota_us = %s, want -1 (kwok is not capped)", got)
+		}
+		if got := readTrimmed(t, filepath.Join(info.Group, "cpu.cfs_quota_us")); got != "-1" {
+			t.Errorf("cluster cgroup cpu.cfs_quota_us = %s, want -1 (the cap is the control plane's alone)", got)
+		}
+	} else {
+		if got := readTrimmed(t, filepath.Join(cp, "cpu.max")); got != quota+" 100000" {
+			t.Errorf("control-plane cpu.max = %q, want %q", got, quota+" 100000")
+		}
+		if got := readTrimmed(t, filepath.Join(sim, "cpu.max")); !strings.HasPrefix(got, "max ") {
+			t.Errorf("simulator cpu.max = %q, want no quota", got)
+		}
+	}
+	// Every control-plane process, and only those, in the capped group.
+	ents, err := os.ReadFile(filepath.Join(cp, "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inGroup := map[string]bool{}
+	for _, f := range strings.Fields(string(ents)) {
+		inGroup[f] = true
+	}
+	for _, p := range c.Processes() {
+		if in := inGroup[strconv.Itoa(p.PID)]; in != (p.Group == GroupControlPlane) {
+			t.Errorf("%s (pid %d): in the capped group %v, want %v", p.Name, p.PID, in, p.Group == GroupControlPlane)
+		}
+	}
+	if inGroup[strconv.Itoa(os.Getpid())] {
+		t.Error("churn itself is in the capped group")
+	}
+	th, err := c.ControlPlaneThrottle()
+	if err != nil {
+		t.Fatalf("ControlPlaneThrottle: %v", err)
+	}
+	if th.Periods == 0 {
+		t.Errorf("cpu.stat %+v: no quota period counted although the control plane ran", th)
+	}
+	t.Logf("budget %s; throttling so far %+v", b, th)
+}
+
 // checkPriorityFromOS reads p's priority from /proc and the cgroup files,
 // independently of the placer's own read-back, and compares both.
 func checkPriorityFromOS(t *testing.T, info CPUPriority, p Process) {
@@ -145,7 +215,11 @@ func checkPriorityFromOS(t *testing.T, info CPUPriority, p Process) {
 		if got := readTrimmed(t, filepath.Join(info.Group, wantGroup, file)); got != want[wantGroup] {
 			t.Errorf("%s: %s = %s, want %s", p.Name, file, got, want[wantGroup])
 		}
-		if w := fmt.Sprintf("%s %s (cgroup %s %s)", file, want[wantGroup], version, path); p.Priority != w {
+		quota := ""
+		if info.Budget.Enforced() && wantGroup == GroupControlPlane {
+			quota = ", quota " + formatCores(info.Budget.AppliedCores) + " cores"
+		}
+		if w := fmt.Sprintf("%s %s%s (cgroup %s %s)", file, want[wantGroup], quota, version, path); p.Priority != w {
 			t.Errorf("%s: reported priority %q, want %q", p.Name, p.Priority, w)
 		}
 	case PriorityNice:

@@ -153,7 +153,7 @@ func TestCPUPriorityCgroupV1Placement(t *testing.T) {
 	f := newFakeCgroups(t)
 	f.mkdir("cpu")
 	f.mountinfo("cpu", "unified")
-	p := chooseCPUPriority(f.sys(nil), "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(f.sys(nil), "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	name := clusterGroupName("/x/cluster")
 	if !staleGroupRE.MatchString(name) {
 		t.Fatalf("group name %q does not match the names the sweep removes", name)
@@ -200,7 +200,7 @@ func TestCPUPriorityRecreatesSweptGroup(t *testing.T) {
 	f.mkdir("cpu")
 	f.mountinfo("cpu", "")
 	sys := f.sys(nil)
-	p := chooseCPUPriority(sys, "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(sys, "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	if p.info.Mechanism != PriorityCgroupV1 {
 		t.Fatalf("chosen %+v", p.info)
 	}
@@ -240,7 +240,7 @@ func TestCPUPrioritySweepsOnlyEmptyChurnGroups(t *testing.T) {
 	// Someone else's group inside a churn one: the parent stays.
 	f.mkdir("cpu/churn-0000eeee/theirs")
 
-	p := chooseCPUPriority(f.sys(nil), "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(f.sys(nil), "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	if p.info.Mechanism != PriorityCgroupV1 {
 		t.Fatalf("chosen %+v", p.info)
 	}
@@ -270,7 +270,7 @@ func TestCPUPriorityCleanupWaitsForEmptyGroups(t *testing.T) {
 	f := newFakeCgroups(t)
 	f.mkdir("cpu")
 	f.mountinfo("cpu", "")
-	p := chooseCPUPriority(f.sys(nil), "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(f.sys(nil), "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	name := filepath.Base(p.dir)
 	p.place(11, GroupControlPlane)
 	p.place(12, GroupSimulator)
@@ -302,7 +302,7 @@ func TestCPUPriorityFallsBackToCgroupV2(t *testing.T) {
 	f.write("unified/cgroup.controllers", "cpuset cpu io memory pids\n")
 	f.write("unified/cgroup.subtree_control", "cpu memory\n")
 	f.mountinfo("cpu", "unified")
-	p := chooseCPUPriority(f.sys(nil), "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(f.sys(nil), "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	if p.info.Mechanism != PriorityCgroupV2 || !strings.Contains(p.info.Reason, "cgroup v1 cpu at "+f.path("cpu")) {
 		t.Fatalf("chosen %+v, want cgroup v2 saying why not v1", p.info)
 	}
@@ -327,7 +327,7 @@ func TestCPUPriorityFallbackOrderAndNoneReason(t *testing.T) {
 	f.write("unified/cgroup.controllers", "cpuset cpu io memory pids\n")
 	f.write("unified/cgroup.subtree_control", "memory pids\n") // cpu not delegated
 	f.mountinfo("", "unified")
-	p := chooseCPUPriority(f.sys(nil), "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(f.sys(nil), "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	if p.info.Mechanism != PriorityNice {
 		t.Fatalf("chosen %+v, want nice", p.info)
 	}
@@ -341,7 +341,7 @@ func TestCPUPriorityFallbackOrderAndNoneReason(t *testing.T) {
 	}
 
 	core, logs := observer.New(zap.WarnLevel)
-	p = chooseCPUPriority(f.sys(syscall.EPERM), "/x/cluster", zap.New(core))
+	p = chooseCPUPriority(f.sys(syscall.EPERM), "/x/cluster", CPUBudget{}, zap.New(core))
 	if p.info.Mechanism != PriorityNone {
 		t.Fatalf("chosen %+v, want none", p.info)
 	}
@@ -359,7 +359,7 @@ func TestCPUPriorityFallbackOrderAndNoneReason(t *testing.T) {
 	if s := p.info.String(); !strings.HasPrefix(s, "none: ") {
 		t.Errorf("description %q", s)
 	}
-	if got := offPlacer(zap.NewNop()).place(1, GroupSimulator); got != "not changed (CPU priority off)" {
+	if got := offPlacer(zap.NewNop(), CPUBudget{}).place(1, GroupSimulator); got != "not changed (CPU priority off)" {
 		t.Errorf("off priority %q", got)
 	}
 }
@@ -374,7 +374,7 @@ func TestCPUPriorityNiceEveryThreadTwice(t *testing.T) {
 	sys := f.sys(nil)
 	calls := map[int][]int{}
 	sys.setNice = func(tid, n int) error { calls[tid] = append(calls[tid], n); return nil }
-	p := chooseCPUPriority(sys, "/x/cluster", zaptest.NewLogger(t))
+	p := chooseCPUPriority(sys, "/x/cluster", CPUBudget{}, zaptest.NewLogger(t))
 	if p.info.Mechanism != PriorityNice {
 		t.Fatalf("chosen %+v", p.info)
 	}

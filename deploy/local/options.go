@@ -103,6 +103,14 @@ type Options struct {
 	// before kwok: cgroup cpu.shares (v1) or cpu.weight (v2), else nice;
 	// see cpupriority.go.
 	DisableCPUPriority bool
+	// ControlPlaneCPUs is the control plane's CPU budget: a CFS quota on
+	// the control-plane cgroup, set before its first process starts, so
+	// that kwok and churn keep the rest of the machine (cpubudget.go). The
+	// zero value sets none; churn's commands ask for Auto. An explicit
+	// budget with DisableCPUPriority is refused.
+	ControlPlaneCPUs CPUBudgetRequest
+	// budget is ControlPlaneCPUs resolved on this machine (withDefaults).
+	budget CPUBudget
 	// ExtraArgs are arguments appended to a component's command line after
 	// churn's own, by component name (ExtraArgComponents): the way to try a
 	// tuning flag, or plant a regression, on the control plane under test.
@@ -157,7 +165,14 @@ func (o Options) withDefaults() (Options, error) {
 	if err := o.Audit.resolve(); err != nil {
 		return o, err
 	}
-	var err error
+	if o.DisableCPUPriority && o.ControlPlaneCPUs.Explicit() {
+		return o, fmt.Errorf("a control-plane CPU budget of %s needs CPU priority, which is off: the budget is a quota on the control plane's cgroup", o.ControlPlaneCPUs.setting())
+	}
+	budget, err := ResolveCPUBudget(o.ControlPlaneCPUs, CPUsOnline())
+	if err != nil {
+		return o, fmt.Errorf("control-plane CPU budget %s: %w", o.ControlPlaneCPUs.setting(), err)
+	}
+	o.budget = budget
 	if o.Dir, err = filepath.Abs(o.Dir); err != nil {
 		return o, fmt.Errorf("resolving cluster directory %q: %w", o.Dir, err)
 	}
