@@ -17,6 +17,11 @@ type NodeHealth struct {
 	// ExcusedIncidents happened while the API server was down or a fault
 	// was injected: a real kubelet could not have renewed either.
 	ExcusedIncidents int `json:"excusedIncidents,omitempty"`
+	// ClockSteps counts jumps of the wall clock ahead of the monotonic one
+	// (a paused VM), ClockStepSeconds their total: lease gaps across them
+	// were corrected, and every figure of the run lived through them.
+	ClockSteps       int     `json:"clockSteps,omitempty"`
+	ClockStepSeconds float64 `json:"clockStepSeconds,omitempty"`
 	// Incidents lists them by time, at most MaxNodeIncidents;
 	// IncidentsTotal counts all.
 	Incidents      []NodeIncident `json:"incidents,omitempty"`

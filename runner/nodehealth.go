@@ -67,8 +67,13 @@ func (r *run) summarizeNodeHealth() *results.NodeHealth {
 	if r.res.Availability != nil {
 		outages = r.res.Availability.Outages
 	}
-	return summarizeIncidents(r.nodeHealth.Incidents(), r.nodeHealth.Nodes(), r.nodeHealth.LateAfter(),
+	h := summarizeIncidents(r.nodeHealth.Incidents(), r.nodeHealth.Nodes(), r.nodeHealth.LateAfter(),
 		r.res.Phases, outages, r.res.Faults)
+	for _, st := range r.nodeHealth.ClockSteps() {
+		h.ClockSteps++
+		h.ClockStepSeconds += st.Seconds
+	}
+	return h
 }
 
 func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter time.Duration,
@@ -155,9 +160,14 @@ func nodeHealthCheck(r *results.Result, watchErr error) results.ValidityCheck {
 
 // describeIncidents says which nodes failed, how and when, in a line.
 func describeIncidents(h *results.NodeHealth) string {
+	steps := ""
+	if h.ClockSteps > 0 {
+		steps = fmt.Sprintf("; the wall clock jumped %d times, %s in all (a paused VM?), which lease gaps were corrected for",
+			h.ClockSteps, observers.FormatSeconds(h.ClockStepSeconds))
+	}
 	if h.IncidentsTotal == 0 {
 		return fmt.Sprintf("%d nodes, every lease renewed within %s and every node Ready throughout",
-			h.Nodes, observers.FormatSeconds(h.LateAfterSeconds))
+			h.Nodes, observers.FormatSeconds(h.LateAfterSeconds)) + steps
 	}
 	var parts []string
 	shown := 0
@@ -187,7 +197,7 @@ func describeIncidents(h *results.NodeHealth) string {
 	if h.ExcusedIncidents > 0 {
 		s += fmt.Sprintf("; %d incidents during API server outages or faults not counted", h.ExcusedIncidents)
 	}
-	return s
+	return s + steps
 }
 
 // NodeHealthWarning is what a save prints about its fake nodes: "" when

@@ -92,7 +92,23 @@ type Monitor struct {
 	leases    map[string]*leaseState
 	incidents []Incident
 	stopped   time.Time
+	// lastClock is the last reading of the clock, with its monotonic
+	// part; steps are the jumps of the wall clock past the monotonic one
+	// seen since (a paused VM, a clock set). Lease stamps are wall-clock
+	// times, so a step looks like a renewal gap that no node had.
+	lastClock time.Time
+	steps     []ClockStep
 }
+
+// ClockStep is a jump of the wall clock ahead of the monotonic clock.
+type ClockStep struct {
+	At      time.Time
+	Seconds float64
+}
+
+// minClockStep is the least wall-clock jump recorded: NTP slews by far
+// less, a paused VM by seconds.
+const minClockStep = time.Second
 
 type nodeState struct {
 	ready bool
@@ -261,11 +277,12 @@ func (m *Monitor) onLease(o any, initial bool) {
 		s = &leaseState{open: -1}
 		m.leases[l.Name] = s
 	}
+	m.noteClockLocked(m.cfg.Clock.Now())
 	if initial || !renewed.After(s.renewed) {
 		return
 	}
 	if !s.renewed.IsZero() {
-		gap := renewed.Sub(s.renewed)
+		gap := renewed.Sub(s.renewed) - m.steppedLocked(s.renewed, renewed)
 		switch {
 		case s.open >= 0:
 			// The sweep judged by when renewals reach churn; the
@@ -300,13 +317,15 @@ func (m *Monitor) sweepLoop(ctx context.Context) {
 func (m *Monitor) sweep(now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.noteClockLocked(now)
 	for name, s := range m.leases {
 		if s.open >= 0 || s.renewed.IsZero() || now.Sub(s.renewed) <= m.cfg.LateAfter {
 			continue
 		}
 		s.open = len(m.incidents)
 		m.incidents = append(m.incidents, Incident{Node: name, Kind: KindLeaseLate, At: s.renewed.Add(m.cfg.LateAfter)})
-		m.cfg.Logger.Warn("fake node lease not renewed", zap.String("node", name), zap.Duration("since", now.Sub(s.renewed)))
+		// Debug: a slow watch makes many of these, most voided on delivery.
+		m.cfg.Logger.Debug("fake node lease not renewed", zap.String("node", name), zap.Duration("since", now.Sub(s.renewed)))
 	}
 }
 
@@ -355,3 +374,40 @@ func (m *Monitor) Nodes() int {
 
 // LateAfter is the renewal gap beyond which a lease counts as late.
 func (m *Monitor) LateAfter() time.Duration { return m.cfg.LateAfter }
+
+// noteClockLocked records a step of the wall clock since the last reading.
+// Readings without a monotonic part (fake clocks) never step.
+func (m *Monitor) noteClockLocked(now time.Time) {
+	if !m.lastClock.IsZero() {
+		if jump := now.Round(0).Sub(m.lastClock.Round(0)) - now.Sub(m.lastClock); jump >= minClockStep {
+			m.recordStepLocked(now, jump)
+		}
+	}
+	m.lastClock = now
+}
+
+func (m *Monitor) recordStepLocked(at time.Time, jump time.Duration) {
+	m.steps = append(m.steps, ClockStep{At: at.Round(0), Seconds: jump.Seconds()})
+	m.cfg.Logger.Warn("wall clock jumped ahead of the monotonic clock (a paused VM?); lease gaps across it are corrected",
+		zap.Duration("jump", jump), zap.Time("at", at))
+}
+
+// steppedLocked is how far the wall clock jumped between two lease
+// stamps: the part of their gap no node lived through. A step is seen when
+// the monitor next reads the clock, up to sweepEvery after it happened.
+func (m *Monitor) steppedLocked(from, to time.Time) time.Duration {
+	var d time.Duration
+	for _, st := range m.steps {
+		if st.At.After(from) && !st.At.After(to.Add(sweepEvery)) {
+			d += time.Duration(st.Seconds * float64(time.Second))
+		}
+	}
+	return d
+}
+
+// ClockSteps are the wall-clock jumps seen while monitoring.
+func (m *Monitor) ClockSteps() []ClockStep {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]ClockStep(nil), m.steps...)
+}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -224,5 +225,37 @@ func TestRenewalDeliveredLateIsNoIncident(t *testing.T) {
 	f.settle(f.leaseSeen("n1", t0.Add(10*time.Second)))
 	if in := f.m.Incidents(); len(in) != 0 {
 		t.Errorf("a renewal stamped on time: incidents %+v, want none", in)
+	}
+}
+
+func TestWallClockStepIsNoLateLease(t *testing.T) {
+	f := start(t, node("n1", corev1.ConditionTrue), lease("n1", t0.Add(-9*time.Second)))
+	f.renew("n1", t0)
+	f.settle(f.leaseSeen("n1", t0))
+	// The VM was paused: the wall clock jumped 21 s while kwok kept its
+	// 10 s rhythm.
+	f.m.mu.Lock()
+	f.m.recordStepLocked(t0.Add(5*time.Second), 21*time.Second)
+	f.m.mu.Unlock()
+	f.renew("n1", t0.Add(31*time.Second))
+	f.settle(f.leaseSeen("n1", t0.Add(31*time.Second)))
+	if in := f.m.Incidents(); len(in) != 0 {
+		t.Errorf("a 31 s gap across a 21 s clock step: incidents %+v, want none", in)
+	}
+	if st := f.m.ClockSteps(); len(st) != 1 || st[0].Seconds != 21 {
+		t.Errorf("steps %+v", st)
+	}
+	// A real 25 s gap after it still counts.
+	f.renew("n1", t0.Add(56*time.Second))
+	f.settle(func() bool { return len(f.m.Incidents()) == 1 })
+}
+
+func TestNoClockStepWithoutAJump(t *testing.T) {
+	m := &Monitor{cfg: Config{Logger: zap.NewNop()}}
+	now := time.Now()
+	m.noteClockLocked(now)
+	m.noteClockLocked(now.Add(7 * time.Second))
+	if len(m.steps) != 0 {
+		t.Errorf("steps %+v from a steady clock", m.steps)
 	}
 }
