@@ -22,8 +22,8 @@ type NodeHealth struct {
 	// were corrected, and every figure of the run lived through them.
 	ClockSteps       int     `json:"clockSteps,omitempty"`
 	ClockStepSeconds float64 `json:"clockStepSeconds,omitempty"`
-	// Incidents lists them by time, at most MaxNodeIncidents;
-	// IncidentsTotal counts all.
+	// Incidents lists them by time, at most MaxNodeIncidents, the
+	// simulator's before excused ones; IncidentsTotal counts all.
 	Incidents      []NodeIncident `json:"incidents,omitempty"`
 	IncidentsTotal int            `json:"incidentsTotal"`
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -80,6 +81,7 @@ func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter ti
 	phases []results.Phase, outages []results.Outage, faults []results.Fault) *results.NodeHealth {
 	h := &results.NodeHealth{Nodes: nodes, LateAfterSeconds: lateAfter.Seconds(), IncidentsTotal: len(incidents)}
 	notReady, late := map[string]bool{}, map[string]bool{}
+	var excused []results.NodeIncident
 	for _, in := range incidents {
 		ni := results.NodeIncident{Node: in.Node, Kind: in.Kind, At: in.At, Seconds: in.Seconds, Ended: in.Ended, Reason: in.Reason}
 		ni.Phase, ni.PhaseOffsetSeconds = phaseAt(phases, in.At)
@@ -89,6 +91,8 @@ func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter ti
 		switch {
 		case ni.Excused != "":
 			h.ExcusedIncidents++
+			excused = append(excused, ni)
+			continue
 		case in.Kind == nodehealth.KindNotReady:
 			notReady[in.Node] = true
 		default:
@@ -98,6 +102,15 @@ func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter ti
 			h.Incidents = append(h.Incidents, ni)
 		}
 	}
+	// The list keeps the simulator's own incidents first; excused ones
+	// fill what room is left.
+	for _, ni := range excused {
+		if len(h.Incidents) == results.MaxNodeIncidents {
+			break
+		}
+		h.Incidents = append(h.Incidents, ni)
+	}
+	sort.SliceStable(h.Incidents, func(i, j int) bool { return h.Incidents[i].At.Before(h.Incidents[j].At) })
 	h.NotReadyNodes, h.LateLeaseNodes = len(notReady), len(late)
 	return h
 }

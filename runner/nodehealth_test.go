@@ -84,3 +84,25 @@ func TestNodeHealthCheckInValidity(t *testing.T) {
 		t.Errorf("unwatched: %+v", c)
 	}
 }
+
+func TestSummarizeIncidentsKeepsTheSimulatorsFirst(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	outages := []results.Outage{{Start: t0, End: t0.Add(10 * time.Second)}}
+	var incidents []nodehealth.Incident
+	for i := range results.MaxNodeIncidents + 50 {
+		incidents = append(incidents, nodehealth.Incident{Node: "excused", Kind: nodehealth.KindLeaseLate,
+			At: t0.Add(time.Duration(i) * time.Millisecond), Seconds: 25, Ended: true})
+	}
+	incidents = append(incidents, nodehealth.Incident{Node: "starved", Kind: nodehealth.KindLeaseLate,
+		At: t0.Add(10 * time.Minute), Seconds: 30, Ended: true})
+	h := summarizeIncidents(incidents, 2, 20*time.Second, nil, outages, nil)
+	if len(h.Incidents) != results.MaxNodeIncidents || h.IncidentsTotal != results.MaxNodeIncidents+51 {
+		t.Fatalf("%d listed of %d", len(h.Incidents), h.IncidentsTotal)
+	}
+	if last := h.Incidents[len(h.Incidents)-1]; last.Node != "starved" || last.Excused != "" {
+		t.Errorf("last listed %+v, want the simulator's own incident kept", last)
+	}
+	if !strings.Contains(describeIncidents(h), "starved lease renewed after 30s") {
+		t.Errorf("reason %q does not name the starved node", describeIncidents(h))
+	}
+}
