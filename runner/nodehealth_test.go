@@ -61,7 +61,7 @@ func TestSummarizeIncidentsJudgesAndExcuses(t *testing.T) {
 
 func TestNodeHealthCheckInValidity(t *testing.T) {
 	healthy := &results.NodeHealth{Nodes: 1000, LateAfterSeconds: 20}
-	v := judgeValidity(&results.Result{NodeHealth: healthy}, 0, false, nil)
+	v := judgeValidity(&results.Result{NodeHealth: healthy}, 0, false, nil, runQueueWait{})
 	c := checkNamed(t, v, CheckFakeNodes)
 	if c.Status != results.ValidityOK || c.Measured != "0 nodes" || c.Threshold != "0 nodes" || !strings.Contains(c.Reason, "1000 nodes, every lease renewed within 20s") {
 		t.Errorf("healthy nodes: %+v", c)
@@ -73,13 +73,13 @@ func TestNodeHealthCheckInValidity(t *testing.T) {
 	sick := &results.NodeHealth{Nodes: 1000, LateAfterSeconds: 20, NotReadyNodes: 1, IncidentsTotal: 1,
 		Incidents: []results.NodeIncident{{Node: "n-1", Kind: results.NodeIncidentNotReady, Phase: "setup", Seconds: 50, Ended: true}}}
 	r := &results.Result{NodeHealth: sick, Verdict: results.Verdict{Passed: true, Summary: "PASS"}}
-	r.Validity = judgeValidity(r, 0, false, nil)
+	r.Validity = judgeValidity(r, 0, false, nil, runQueueWait{})
 	applyVerdictQualifiers(r)
 	if !r.Verdict.Inconclusive || !strings.Contains(r.Verdict.Summary, "fake-nodes-healthy 1 nodes > 0 nodes") {
 		t.Errorf("a node NotReady: verdict %+v", r.Verdict)
 	}
 
-	v = judgeValidity(&results.Result{}, 0, false, errors.New("nodes did not sync"))
+	v = judgeValidity(&results.Result{}, 0, false, errors.New("nodes did not sync"), runQueueWait{})
 	if c := checkNamed(t, v, CheckFakeNodes); c.Status != results.ValiditySkipped || !strings.Contains(c.Reason, "nodes did not sync") {
 		t.Errorf("unwatched: %+v", c)
 	}
@@ -104,5 +104,17 @@ func TestSummarizeIncidentsKeepsTheSimulatorsFirst(t *testing.T) {
 	}
 	if !strings.Contains(describeIncidents(h), "starved lease renewed after 30s") {
 		t.Errorf("reason %q does not name the starved node", describeIncidents(h))
+	}
+}
+
+func TestKWOKChecksSayWhetherKWOKWaitedForCPU(t *testing.T) {
+	sick := &results.NodeHealth{Nodes: 10, LateAfterSeconds: 20, LateLeaseNodes: 1, IncidentsTotal: 1,
+		Incidents: []results.NodeIncident{{Node: "n-1", Kind: results.NodeIncidentLeaseLate, Phase: "churn", Seconds: 30, Ended: true}}}
+	v := judgeValidity(&results.Result{NodeHealth: sick}, 0, false, nil, runQueueWait{Seconds: 1.2, WallSeconds: 600, OK: true})
+	if c := checkNamed(t, v, CheckFakeNodes); !strings.Contains(c.Reason, "kwok's threads waited 1.2s in all for a CPU over the churn phase (0.2% of its length)") {
+		t.Errorf("reason %q lacks kwok's run-queue wait", c.Reason)
+	}
+	if c := checkNamed(t, v, CheckKWOKPodReady); strings.Contains(c.Reason, "waited") {
+		t.Errorf("a skipped check got the wait: %q", c.Reason)
 	}
 }

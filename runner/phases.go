@@ -184,6 +184,7 @@ func (r *run) installMesh(ctx context.Context) error {
 
 func (r *run) churn(ctx context.Context) error {
 	before := schedSnapshot()
+	kwokWait := r.measureKWOKWait()
 	if len(r.opts.Faults) > 0 && r.cluster != nil {
 		fi := &faultInjector{faults: r.opts.Faults, target: r.cluster, log: r.log}
 		fi.start(ctx)
@@ -192,6 +193,7 @@ func (r *run) churn(ctx context.Context) error {
 	summary, err := r.engine.Run(ctx)
 	r.res.Churn = summary
 	r.schedP99, r.schedOK = histDiffQuantile(before, schedSnapshot(), 0.99)
+	r.kwokWait = kwokWait()
 	return err
 }
 
@@ -269,7 +271,7 @@ func (r *run) finish(completed bool) error {
 		r.res.Verdict = observers.Verdict(slos)
 		r.res.NodeHealth = r.summarizeNodeHealth()
 		if !r.setupOnly {
-			r.res.Validity = judgeValidity(r.res, r.schedP99, r.schedOK, r.nodeHealthErr)
+			r.res.Validity = judgeValidity(r.res, r.schedP99, r.schedOK, r.nodeHealthErr, r.kwokWait)
 		}
 		applyVerdictQualifiers(r.res)
 		applyBudgetVerdict(r.res)

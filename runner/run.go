@@ -73,6 +73,8 @@ type run struct {
 	// (nil when not watched; nodeHealthErr says why).
 	nodeHealth    *nodehealth.Monitor
 	nodeHealthErr error
+	// kwokWait is kwok's run-queue wait over the churn phase.
+	kwokWait runQueueWait
 	// throttle is the control plane's cpu.stat at the end of the last
 	// phase (recordThrottle).
 	throttle local.CPUThrottle

@@ -80,7 +80,7 @@ func histDiffQuantile(a, b *metrics.Float64Histogram, q float64) (float64, bool)
 // judgeValidity checks the simulator's own lag over the churn phase.
 // schedP99 is churn's scheduling latency p99 over it (ok false when it
 // was not measured).
-func judgeValidity(r *results.Result, schedP99 float64, schedOK bool, nodeWatchErr error) *results.Validity {
+func judgeValidity(r *results.Result, schedP99 float64, schedOK bool, nodeWatchErr error, kwokWait runQueueWait) *results.Validity {
 	v := &results.Validity{Valid: true}
 	add := func(c results.ValidityCheck) {
 		// Checks that count rather than time set their own.
@@ -100,8 +100,16 @@ func judgeValidity(r *results.Result, schedP99 float64, schedOK bool, nodeWatchE
 		}
 		v.Checks = append(v.Checks, c)
 	}
-	add(nodeHealthCheck(r, nodeWatchErr))
-	add(kwokReadyCheck(r))
+	// kwok's checks also say whether kwok waited for a CPU: when it did
+	// not, what they measured was the API server answering kwok late.
+	withWait := func(c results.ValidityCheck) results.ValidityCheck {
+		if w := kwokWait.String(); w != "" && c.Status != results.ValiditySkipped {
+			c.Reason += "; " + w
+		}
+		return c
+	}
+	add(withWait(nodeHealthCheck(r, nodeWatchErr)))
+	add(withWait(kwokReadyCheck(r)))
 
 	churnLag := results.ValidityCheck{Name: CheckChurnLag, Limit: churnLagLimit.Seconds(),
 		Description: "churn's own lag starting actions, p99: start minus scheduled time, less the time every slot was held by an API call in flight"}

@@ -39,7 +39,7 @@ func TestJudgeValidityKeptUp(t *testing.T) {
 		Churn: observers.StartupStats{Kubelet: observers.Quantiles{Count: 100, P99: 3}}})
 	withObserver(t, r, observers.WatchPropagationName, observers.WatchPropagationSummary{
 		Delay: observers.Quantiles{Count: 50, P99: 1.5}})
-	v := judgeValidity(r, 0.002, true, nil)
+	v := judgeValidity(r, 0.002, true, nil, runQueueWait{})
 	if !v.Valid || len(v.Behind()) != 0 {
 		t.Fatalf("valid %v behind %v, want valid: %+v", v.Valid, v.Behind(), v.Checks)
 	}
@@ -64,7 +64,7 @@ func TestJudgeValidityBehindMakesTheRunInconclusive(t *testing.T) {
 	r := &results.Result{Churn: &results.ChurnSummary{Planned: 10, OwnLagP99Seconds: 2.5}}
 	withObserver(t, r, observers.PodStartupName, observers.PodStartupSummary{
 		Churn: observers.StartupStats{Kubelet: observers.Quantiles{Count: 100, P99: 14}}})
-	v := judgeValidity(r, 0.4, true, nil)
+	v := judgeValidity(r, 0.4, true, nil, runQueueWait{})
 	behind := strings.Join(v.Behind(), ",")
 	if v.Valid || behind != CheckKWOKPodReady+","+CheckChurnLag+","+CheckChurnSched {
 		t.Fatalf("behind %q valid %v", behind, v.Valid)
@@ -93,7 +93,7 @@ func TestJudgeValidityBehindMakesTheRunInconclusive(t *testing.T) {
 }
 
 func TestJudgeValiditySkipsWhatWasNotMeasured(t *testing.T) {
-	v := judgeValidity(&results.Result{}, 0, false, nil)
+	v := judgeValidity(&results.Result{}, 0, false, nil, runQueueWait{})
 	if !v.Valid {
 		t.Fatalf("nothing measured must not make a run inconclusive: %+v", v.Checks)
 	}
