@@ -46,7 +46,10 @@ func RunPermissions() []Permission {
 		}
 	}
 	// Teardown removes the fake nodes with one delete-collection call.
-	add("", "nodes", "create", "get", "list", "delete", "deletecollection")
+	// The fake-nodes-healthy check watches the fake nodes and their
+	// Leases (kwok's renewals).
+	add("", "nodes", "create", "get", "list", "watch", "delete", "deletecollection")
+	add("coordination.k8s.io", "leases", "list", "watch")
 	add("", "namespaces", "create", "get", "list", "watch", "patch", "delete")
 	// Teardown deletes services one by one (they serve no
 	// deletecollection), then deployments, replica sets and pods with one

@@ -43,6 +43,9 @@ const (
 	// are checked against LateAfter, so a stalled kwok is seen before its
 	// next renewal (which may never come).
 	sweepEvery = 5 * time.Second
+	// syncTimeout bounds the first list of nodes and leases: the check is
+	// skipped rather than the run held up.
+	syncTimeout = time.Minute
 )
 
 // Config is what a Monitor needs.
@@ -137,6 +140,14 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	if cfg.LateAfter <= 0 {
 		cfg.LateAfter = DefaultLateAfter
 	}
+	// One small read of each first: a refused or failing list says so at
+	// once, where an informer would retry it forever.
+	if _, err := cfg.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: cfg.NodeSelector, Limit: 1}); err != nil {
+		return nil, fmt.Errorf("nodehealth: list nodes: %w", err)
+	}
+	if _, err := cfg.Client.CoordinationV1().Leases(LeaseNamespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		return nil, fmt.Errorf("nodehealth: list leases in %s: %w", LeaseNamespace, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	m := &Monitor{
 		cfg: cfg, start: cfg.Clock.Now(), cancel: cancel, done: make(chan struct{}),
@@ -190,10 +201,12 @@ func Start(ctx context.Context, cfg Config) (*Monitor, error) {
 	go func() { defer wg.Done(); leases.RunWithContext(ctx) }()
 	go func() { defer wg.Done(); m.sweepLoop(ctx) }()
 	go func() { wg.Wait(); close(m.done) }()
-	if !cache.WaitForCacheSync(ctx.Done(), nodes.HasSynced, leases.HasSynced) {
+	syncCtx, syncDone := context.WithTimeout(ctx, syncTimeout)
+	defer syncDone()
+	if !cache.WaitForCacheSync(syncCtx.Done(), nodes.HasSynced, leases.HasSynced) {
 		cancel()
 		<-m.done
-		return nil, fmt.Errorf("nodehealth: nodes and node leases did not sync: %w", context.Cause(ctx))
+		return nil, fmt.Errorf("nodehealth: nodes and node leases did not sync within %s: %w", syncTimeout, context.Cause(syncCtx))
 	}
 	return m, nil
 }
