@@ -8,13 +8,13 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// dedicatedConfig copies the run's config for one observer: its own
+// DedicatedConfig copies the run's config for one observer: its own
 // connection pool, no client-side rate limit (a probe that waits in churn's
 // own token bucket would measure churn, not the API server), a user agent
 // that names it in the API server's logs, and protobuf on the wire because
 // decoding is churn's CPU. Per-request timeouts come from contexts, not
 // Config.Timeout, which would also cut long-lived watches.
-func dedicatedConfig(cfg *rest.Config, observer string) *rest.Config {
+func DedicatedConfig(cfg *rest.Config, observer string) *rest.Config {
 	c := rest.CopyConfig(cfg)
 	c.QPS = -1
 	c.Burst = 0
@@ -32,7 +32,7 @@ func typedClient(env Env, observer string) (kubernetes.Interface, error) {
 	if env.Config == nil {
 		return env.Client, nil
 	}
-	c, err := kubernetes.NewForConfig(dedicatedConfig(env.Config, observer))
+	c, err := kubernetes.NewForConfig(DedicatedConfig(env.Config, observer))
 	if err != nil {
 		return nil, fmt.Errorf("build client: %w", err)
 	}
@@ -51,7 +51,7 @@ func rawClient(env Env, observer string) (rest.Interface, error) {
 		}
 		return rc, nil
 	}
-	cfg := dedicatedConfig(env.Config, observer)
+	cfg := DedicatedConfig(env.Config, observer)
 	// Non-resource paths answer in text or Prometheus formats, not
 	// Kubernetes protobuf.
 	cfg.ContentType = ""

@@ -2,8 +2,8 @@ package report
 
 import (
 	"fmt"
-	"time"
 
+	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/results"
 )
 
@@ -22,7 +22,7 @@ func nodeIncidentRows(h *results.NodeHealth) ([]nodeIncidentRow, string) {
 	rows := make([]nodeIncidentRow, 0, len(h.Incidents))
 	for _, in := range h.Incidents {
 		row := nodeIncidentRow{Node: in.Node, Phase: in.Phase, Excused: in.Excused != "",
-			Into: secs(in.PhaseOffsetSeconds), Lasted: secs(in.Seconds), Detail: in.Reason}
+			Into: observers.FormatSeconds(in.PhaseOffsetSeconds), Lasted: observers.FormatSeconds(in.Seconds), Detail: in.Reason}
 		switch in.Kind {
 		case results.NodeIncidentLeaseLate:
 			row.What = "lease renewed late"
@@ -38,13 +38,9 @@ func nodeIncidentRows(h *results.NodeHealth) ([]nodeIncidentRow, string) {
 		rows = append(rows, row)
 	}
 	line := fmt.Sprintf("%d of %d fake nodes left Ready and %d had a lease renewed more than %s after the previous renewal, outside API server outages and faults (%d incidents in all, %d excused).",
-		h.NotReadyNodes, h.Nodes, h.LateLeaseNodes, secs(h.LateAfterSeconds), h.IncidentsTotal, h.ExcusedIncidents)
+		h.NotReadyNodes, h.Nodes, h.LateLeaseNodes, observers.FormatSeconds(h.LateAfterSeconds), h.IncidentsTotal, h.ExcusedIncidents)
 	if h.IncidentsTotal > len(h.Incidents) {
 		line += fmt.Sprintf(" The first %d are listed.", len(h.Incidents))
 	}
 	return rows, line
-}
-
-func secs(s float64) string {
-	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
 }

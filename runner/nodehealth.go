@@ -9,7 +9,6 @@ import (
 
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"github.com/churn-dev/churn/churn"
 	"github.com/churn-dev/churn/fakenodes"
@@ -34,11 +33,7 @@ func (r *run) startNodeHealth(ctx context.Context) {
 	if r.nodeHealth != nil || r.clientConfig == nil {
 		return
 	}
-	cfg := rest.CopyConfig(r.clientConfig)
-	cfg.UserAgent = "churn-nodehealth"
-	cfg.ContentType = "application/vnd.kubernetes.protobuf"
-	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(observers.DedicatedConfig(r.clientConfig, "nodehealth"))
 	if err == nil {
 		r.nodeHealth, err = nodehealth.Start(ctx, nodehealth.Config{
 			Client: cs, Clock: r.clk, Logger: r.log.Named("nodehealth"),
