@@ -277,14 +277,7 @@ func ControlFalseDiscoveries(js []*Judgement) {
 	for i, j := range family {
 		ps[i] = *j.P
 	}
-	slices.Sort(ps)
-	cut := -1.0
-	for k := m; k >= 1; k-- {
-		if ps[k-1] <= float64(k)/float64(m)*Alpha {
-			cut = ps[k-1]
-			break
-		}
-	}
+	cut := BenjaminiHochbergCut(ps, Alpha)
 	for _, j := range family {
 		j.Family = m
 		if !j.Significant || *j.P <= cut {
