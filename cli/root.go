@@ -45,6 +45,7 @@ func NewRootCommand(logger *zap.Logger) *cobra.Command {
 		newSnapshotCommand(logger),
 		newGCCommand(logger),
 		newCleanupCommand(logger),
+		newHistoryCommand(logger),
 	)
 	return cmd
 }
