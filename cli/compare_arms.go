@@ -187,28 +187,17 @@ func parseArgArms(values []string) ([]argArm, error) {
 }
 
 // armDir is a directory name for the arm named name: the name itself when
-// it is a plain word (a mesh, a release), else its flags without their
-// dashes and with anything but letters, digits and ._=- replaced, so an
-// argument holding a path or a comma makes no sub-directory. A name that
-// comes out like an earlier arm's gets a number.
+// it is a plain word (a mesh, a release, "default"), else arm-N, N the
+// arm's place among the arms from 1. Arguments make poor names: they begin
+// with dashes (a shell reads comparison---max-requests-inflight=400.md as
+// options) and hold '=', ',' and '/', which CI artifact globs and
+// sub-directories trip on; the full arguments stay inside the arm's files
+// (results.json, the comparisons). A name that comes out like an earlier
+// arm's gets a number.
 func armDir(name string, earlier []armSpec) string {
-	var b strings.Builder
-	for i, arg := range strings.Split(name, ",--") {
-		if i > 0 {
-			b.WriteByte('_')
-		}
-		for _, r := range strings.TrimLeft(arg, "-") {
-			switch {
-			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '=', r == '-':
-				b.WriteRune(r)
-			default:
-				b.WriteByte('_')
-			}
-		}
-	}
-	dir := b.String()
-	if len(dir) > 80 {
-		dir = dir[:80]
+	dir := name
+	if !plainWord(name) {
+		dir = fmt.Sprintf("arm-%d", len(earlier)+1)
 	}
 	taken := func(d string) bool {
 		return slices.ContainsFunc(earlier, func(s armSpec) bool { return s.dir == d })
@@ -217,6 +206,22 @@ func armDir(name string, earlier []armSpec) string {
 		dir = fmt.Sprintf("%s-%d", base, n)
 	}
 	return dir
+}
+
+// plainWord is a name safe as it is in a path and a glob: letters, digits
+// and ._- only, not starting with a dash or a dot, at most 64 characters.
+func plainWord(s string) bool {
+	if s == "" || len(s) > 64 || s[0] == '-' || s[0] == '.' {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // snapshotsByMesh reads --from-snapshot given per mesh arm, as

@@ -61,7 +61,8 @@ func checkRepeat(n int) error {
 
 // reportRepeatedArms writes the side-by-side report of the first repeat,
 // then judges every arm against the first by the statistics of all their
-// runs (comparison-<arm>.md and .json under dir). The exit status is the
+// runs (comparison-<arm dir>.md and .json under dir, e.g.
+// comparison-arm-2.md). The exit status is the
 // arms' as without repeats, each arm judged by its runs' combined
 // verdict: an SLO breaches when its median does, an arm is inconclusive
 // when most of its runs were.
@@ -91,7 +92,10 @@ func reportRepeatedArms(cmd *cobra.Command, a *armsFlags, dir string, nArms int,
 	var suites []junit.Suite
 	var baseRuns []*results.Result
 	for i, name := range names {
-		run := report.ArmRun{Name: name, Dir: filepath.Join(dir, name)}
+		// The arm's directory holds its runs (arm-2/1, arm-2/2, ...); its
+		// name is safe in a path where the arm's arguments are not.
+		armDir := filepath.Dir(byName[name][0].Dir)
+		run := report.ArmRun{Name: name, Dir: armDir}
 		var rs []*results.Result
 		var dirs, errs []string
 		for _, arm := range byName[name] {
@@ -125,7 +129,7 @@ func reportRepeatedArms(cmd *cobra.Command, a *armsFlags, dir string, nArms int,
 		if err := report.WriteComparison(out, cmp); err != nil {
 			return err
 		}
-		if err := writeComparisonFiles(dir, name, cmp); err != nil {
+		if err := writeComparisonFiles(dir, filepath.Base(armDir), cmp); err != nil {
 			return err
 		}
 		suites = append(suites, junit.FromComparison(cmp))
@@ -139,7 +143,8 @@ func reportRepeatedArms(cmd *cobra.Command, a *armsFlags, dir string, nArms int,
 }
 
 // writeComparisonFiles stores an arm's statistical comparison as
-// comparison-<arm>.md and .json under dir.
+// comparison-<arm>.md and .json under dir; arm is the arm's directory
+// name (armDir), the full arguments are inside the files.
 func writeComparisonFiles(dir, arm string, c report.Comparison) error {
 	for ext, write := range map[string]func(*os.File) error{
 		".md":   func(f *os.File) error { return report.WriteComparisonMarkdown(f, c) },

@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
+
+	"github.com/churn-dev/churn/report"
 )
 
 func TestExtraArgsFlagsParse(t *testing.T) {
@@ -91,9 +95,9 @@ func TestCompareArgArms(t *testing.T) {
 	}
 	want := []arm{
 		{"default", "default", nil},
-		{"--max-mutating-requests-inflight=1,--max-requests-inflight=2", "max-mutating-requests-inflight=1_max-requests-inflight=2",
+		{"--max-mutating-requests-inflight=1,--max-requests-inflight=2", "arm-2",
 			[]string{"--max-mutating-requests-inflight=1", "--max-requests-inflight=2"}},
-		{"--admission-control-config-file=/etc/a.yaml", "admission-control-config-file=_etc_a.yaml", []string{"--admission-control-config-file=/etc/a.yaml"}},
+		{"--admission-control-config-file=/etc/a.yaml", "arm-3", []string{"--admission-control-config-file=/etc/a.yaml"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("arms = %+v\nwant %+v", got, want)
@@ -125,15 +129,28 @@ func TestCompareArgArmsRefused(t *testing.T) {
 }
 
 func TestArmDirUnique(t *testing.T) {
-	first := armSpec{dir: armDir("--a=x/y", nil)}
-	if first.dir != "a=x_y" {
-		t.Errorf("armDir(--a=x/y) = %q, want a=x_y", first.dir)
+	// Arguments become arm-N: no leading dashes, '=', ',' or '/' in a
+	// file name (comparison---max-requests-inflight=400.md was one).
+	first := armSpec{dir: armDir("default", nil)}
+	if first.dir != "default" {
+		t.Errorf("armDir(default) = %q, want the name itself", first.dir)
 	}
-	if got := armDir("--a=x_y", []armSpec{first}); got != "a=x_y-2" {
-		t.Errorf("armDir of a colliding name = %q, want a=x_y-2", got)
+	second := armSpec{dir: armDir("--max-requests-inflight=400", []armSpec{first})}
+	if second.dir != "arm-2" {
+		t.Errorf("armDir(--max-requests-inflight=400) = %q, want arm-2", second.dir)
 	}
-	if got := armDir("istio-ambient", nil); got != "istio-ambient" {
-		t.Errorf("armDir(istio-ambient) = %q, want the name itself", got)
+	if got := armDir("arm-2", []armSpec{first, second}); got != "arm-2-2" {
+		t.Errorf("armDir of a colliding name = %q, want arm-2-2", got)
+	}
+	for _, name := range []string{"istio-ambient", "v1.37.2", "none"} {
+		if got := armDir(name, nil); got != name {
+			t.Errorf("armDir(%s) = %q, want the name itself", name, got)
+		}
+	}
+	for _, name := range []string{"--a=x/y", "-x", ".hidden", "a b", "a,b", "x=1", strings.Repeat("a", 65)} {
+		if got := armDir(name, nil); got != "arm-1" {
+			t.Errorf("armDir(%q) = %q, want arm-1", name, got)
+		}
 	}
 }
 
@@ -141,5 +158,34 @@ func TestCompareDirsRefuseArgArms(t *testing.T) {
 	code, _, _, err := runCompare(t, "a", "b", "--apiserver-args", "default")
 	if code != ExitFailure || err == nil || !strings.Contains(err.Error(), "--apiserver-args makes arms: it needs --profile") {
 		t.Fatalf("exit %d, err %v; want --apiserver-args refused without --profile", code, err)
+	}
+}
+
+func TestComparisonFilesOfArgArmNamedSafely(t *testing.T) {
+	dir := t.TempDir()
+	args := "--max-requests-inflight=400"
+	c := report.Comparison{Base: report.RunInfo{RunID: "b"}, Candidate: report.RunInfo{RunID: "c", ExtraArgs: "kube-apiserver " + args}}
+	if err := writeComparisonFiles(dir, armDir(args, []armSpec{{name: "default", dir: "default"}}), c); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !reflect.DeepEqual(names, []string{"comparison-arm-2.json", "comparison-arm-2.md"}) {
+		t.Fatalf("files %v, want comparison-arm-2.json and .md", names)
+	}
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), args) {
+			t.Errorf("%s does not hold the arm's arguments %s", n, args)
+		}
 	}
 }
