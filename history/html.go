@@ -173,6 +173,9 @@ var trendsTemplate = template.Must(template.New("trends").Parse(`<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>churn history: trends</title>
 ` + report.PageStyle() + `<style>
+div.runs { overflow-x: auto; }
+div.runs table { font-size: 12px; }
+div.runs th, div.runs td { padding: 3px 5px; white-space: nowrap; }
 tr.inconclusive td { color: #8a5a00; background: #fffbea; }
 li.regression { color: #c62828; font-weight: 600; }
 li.improvement { color: #1a7f37; }
@@ -188,10 +191,10 @@ li.improvement { color: #1a7f37; }
 {{if .Problems}}<p class="small">Could not read: {{range .Problems}}{{.}}; {{end}}</p>{{end}}
 {{range .Groups}}
 <h2>{{.G.Name}}: {{len .G.Runs}} runs</h2>
-<table>
+<div class="runs"><table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
-{{end}}</table>
+{{end}}</table></div>
 <ul class="small">{{range .Legend}}<li>{{.}}</li>{{end}}</ul>
 <p><b>Change points</b> ({{.G.Family}} figures tested together{{if ge .G.Cut 0.0}}, Benjamini-Hochberg cut p &le; {{printf "%.3f" .G.Cut}}{{end}}){{if not .Changes}}: none.{{end}}</p>
 {{if .Changes}}<ul>{{range .Changes}}<li class="{{.Verdict}}">{{.Text}}, {{.Verdict}}</li>{{end}}</ul>{{end}}
