@@ -75,7 +75,6 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 		ciliumN  int
 		memLimit string
 		cpuProf  string
-		faults   []string
 		// cpuPriority is --cpu-priority.
 		cpuPriority bool
 		extra       extraArgsFlags
@@ -148,9 +147,6 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			}
 			if opts.FromSnapshot != "" && opts.InCluster {
 				return fmt.Errorf("--from-snapshot %s restores a local control plane; it cannot be combined with --in-cluster", opts.FromSnapshot)
-			}
-			if opts.Faults, err = runner.ParseFaults(faults, p.Churn.Duration.Duration); err != nil {
-				return err
 			}
 			if _, err := agents.ComponentsFor(opts.Agents); err != nil {
 				return fmt.Errorf("--agents %s: %w", opts.Agents, err)
@@ -234,7 +230,6 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 	f.StringVar(&opts.FromSnapshot, "from-snapshot", "", "start from a setup saved by churn snapshot save (a name under "+snapshot.DefaultRoot+", or a path) instead of creating it; local only; one saved with --mesh only for a run of that mesh, which finds the mesh's objects present")
 	f.BoolVar(&opts.RestartAPIServer, "restart-apiserver", false, "restart a crashed kube-apiserver, as a kubelet would (local only)")
 	f.DurationVar(&opts.RestartDelay, "restart-apiserver-delay", time.Second, "wait before restarting a crashed kube-apiserver (a kubelet waits 10s)")
-	f.StringSliceVar(&faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+runner.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable)")
 	extra.register(f)
 	f.StringVar(&memLimit, "apiserver-memory-limit", "", "kill kube-apiserver above this RSS and record an OOM kill, e.g. 4Gi (local only)")
 	f.StringVar(&cpuProf, "cpu-profile", "", "write a pprof CPU profile of churn itself to this file (go tool pprof FILE)")

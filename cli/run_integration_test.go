@@ -362,8 +362,9 @@ func TestIntegrationRunEtcdFault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Faults) != 1 || r.Faults[0].InjectedAt.IsZero() || r.Faults[0].Error != "" || r.Faults[0].Process != local.Etcd {
-		t.Fatalf("faults = %+v, want etcd killed once", r.Faults)
+	if len(r.Disruptions) != 1 || r.Disruptions[0].Error != "" || len(r.Disruptions[0].Steps) != 1 ||
+		r.Disruptions[0].Steps[0].Targets[0] != local.Etcd || r.Disruptions[0].Steps[0].Ready.IsZero() {
+		t.Fatalf("disruptions = %+v, want etcd killed once and ready again", r.Disruptions)
 	}
 	if r.Availability == nil {
 		t.Fatal("no availability summary")

@@ -23,6 +23,11 @@ type workloadFlags struct {
 	settle   time.Duration
 	// cpus is --control-plane-cpus.
 	cpus string
+	// apiservers, faults and upgrade are --apiservers, --fault and
+	// --upgrade.
+	apiservers int
+	faults     []string
+	upgrade    string
 }
 
 func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
@@ -32,6 +37,9 @@ func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
 	f.Int64Var(&w.seed, "seed", 0, "override the seed of the churn sequence (same seed, same actions)")
 	f.DurationVar(&w.settle, "settle-timeout", 0, "override mesh.settleTimeout: how long churn waits for the mesh to settle (watches synced, its objects written, no 429 for mesh.settleQuiet) before it starts anyway; 0 does not wait (default from the profile, 5m)")
 	registerControlPlaneCPUs(f, &w.cpus, "", "; overrides the profile's controlPlane.cpus (default auto)")
+	f.IntVar(&w.apiservers, "apiservers", 1, fmt.Sprintf("local control plane: run this many kube-apiservers on the one etcd, behind an HAProxy load balancer that every client goes through (1 to %d); overrides the profile's controlPlane.apiservers", profiles.MaxAPIServers))
+	f.StringArrayVar(&w.faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver (kube-apiserver-2 ... with --apiservers), kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+profiles.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable; replaces the profile's disruptions.faults)")
+	f.StringVar(&w.upgrade, "upgrade", "", "rolling upgrade of the local control plane during churn: kubernetes=VERSION@AT replaces each kube-apiserver in turn (graceful termination, wait until Ready), then kube-controller-manager and kube-scheduler, with the release built by `make controlplane K8S_VERSION=VERSION` (e.g. --kubernetes-version v1.36.3 --upgrade kubernetes=v1.37.2@3m); overrides the profile's disruptions.upgrade")
 	f.StringArrayVar(&w.slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
 }
 
@@ -53,6 +61,15 @@ func (w *workloadFlags) resolve(cmd *cobra.Command, mesh *string) (profiles.Prof
 		o.SettleTimeout = &w.settle
 	}
 	o.Mesh = mesh
+	if flags.Changed("apiservers") {
+		o.APIServers = &w.apiservers
+	}
+	if flags.Changed("fault") {
+		o.Faults = &w.faults
+	}
+	if flags.Changed("upgrade") {
+		o.Upgrade = &w.upgrade
+	}
 	cpus, err := controlPlaneCPUsOverride(cmd, w.cpus)
 	if err != nil {
 		return profiles.Profile{}, nil, err

@@ -55,6 +55,18 @@ type Env struct {
 	ControlPlane ControlPlane
 	// Metrics are churn's own metrics; may be nil.
 	Metrics *selfmetrics.Metrics
+	// APIServers are the local API servers one by one when there are
+	// several behind a load balancer (Config then points at the load
+	// balancer); empty otherwise. Observers that must not mix servers
+	// (counters, per-server health) address each directly.
+	APIServers []APIServerEndpoint
+}
+
+// APIServerEndpoint is one API server of several: its process name and
+// base URL (https://127.0.0.1:PORT), reached with Config's credentials.
+type APIServerEndpoint struct {
+	Name string
+	URL  string
 }
 
 // ControlPlane is the view of a local control plane observers need.

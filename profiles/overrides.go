@@ -21,6 +21,13 @@ type Overrides struct {
 	ExtraArgs map[string][]string
 	// ControlPlaneCPUs is --control-plane-cpus.
 	ControlPlaneCPUs *CPUs
+	// APIServers is --apiservers.
+	APIServers *int
+	// Faults, Upgrade and Rollouts are --fault, --upgrade and --rollout;
+	// each replaces the profile's own.
+	Faults   *[]string
+	Upgrade  *string
+	Rollouts *[]string
 }
 
 // Apply returns p with every set override applied.
@@ -42,6 +49,18 @@ func (o Overrides) Apply(p Profile) Profile {
 	}
 	if o.ControlPlaneCPUs != nil {
 		p.ControlPlane.CPUs = *o.ControlPlaneCPUs
+	}
+	if o.APIServers != nil {
+		p.ControlPlane.APIServers = *o.APIServers
+	}
+	if o.Faults != nil {
+		p.Disruptions.Faults = slices.Clone(*o.Faults)
+	}
+	if o.Upgrade != nil {
+		p.Disruptions.Upgrade = *o.Upgrade
+	}
+	if o.Rollouts != nil {
+		p.Disruptions.Rollouts = slices.Clone(*o.Rollouts)
 	}
 	if len(o.ExtraArgs) > 0 {
 		p.ControlPlane.ExtraArgs = mergeArgs(p.ControlPlane.ExtraArgs, o.ExtraArgs)

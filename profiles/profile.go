@@ -34,6 +34,8 @@ type Profile struct {
 	// SLOs overrides default SLO thresholds by name, e.g.
 	// "mutating-p99": "1s", "error-ratio": "0.01".
 	SLOs map[string]string `json:"slos,omitempty"`
+	// Disruptions are faults, upgrades and rollouts during churn.
+	Disruptions DisruptionsSpec `json:"disruptions,omitzero"`
 }
 
 // NodesSpec is the set of KWOK fake nodes a run creates.
@@ -151,6 +153,10 @@ type ControlPlaneSpec struct {
 	// kube-scheduler together, so that kwok and churn (the simulator) keep
 	// the rest of the machine. Default "auto": 75% of the CPUs online.
 	CPUs CPUs `json:"cpus,omitempty"`
+	// APIServers is how many kube-apiservers the local control plane runs
+	// on its one etcd, behind a load balancer (HAProxy) when more than
+	// one. Default 1.
+	APIServers int `json:"apiservers,omitempty"`
 }
 
 // ObserverSpec enables one observer by registered name.

@@ -84,6 +84,7 @@ func (p Profile) validate(knownObserver func(string) bool) field.ErrorList {
 	errs = append(errs, p.validateObservers(field.NewPath("observers"), knownObserver)...)
 	errs = append(errs, p.validateControlPlane(field.NewPath("controlPlane", "extraArgs"))...)
 	errs = append(errs, p.validateControlPlaneCPUs(field.NewPath("controlPlane", "cpus"))...)
+	errs = append(errs, p.validateDisruptions(field.NewPath("disruptions"))...)
 	for k := range p.SLOs {
 		if k == "" {
 			errs = append(errs, field.Invalid(field.NewPath("slos"), k, "SLO names must not be empty"))

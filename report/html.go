@@ -16,25 +16,25 @@ import (
 
 // page is what the template renders.
 type page struct {
-	R         *results.Result
-	Title     string
-	Start     string
-	Duration  string
-	Verdict   results.Verdict
-	SLOs      []sloRow
-	Charts    []template.HTML
-	Outages   []outageRow
-	Events    []eventRow
-	Faults    []faultRow
-	Processes []processRow
-	Keys      []keyRow
-	Probes    []probeRow
-	Watch     *observers.WatchPropagationSummary
-	Pods      *observers.PodStartupSummary
-	API       *observers.APIServerSummary
-	Churn     *churnStats
-	Mesh      []meshRow
-	Real      []string
+	R           *results.Result
+	Title       string
+	Start       string
+	Duration    string
+	Verdict     results.Verdict
+	SLOs        []sloRow
+	Charts      []template.HTML
+	Outages     []outageRow
+	Events      []eventRow
+	Disruptions []disruptionRow
+	Processes   []processRow
+	Keys        []keyRow
+	Probes      []probeRow
+	Watch       *observers.WatchPropagationSummary
+	Pods        *observers.PodStartupSummary
+	API         *observers.APIServerSummary
+	Churn       *churnStats
+	Mesh        []meshRow
+	Real        []string
 	// Shards says who ran the per-node agents when churn agents shards did.
 	Shards    string
 	Problems  []string
@@ -126,7 +126,7 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 		p.Charts = append(p.Charts, template.HTML(c.svg()))
 	}
 	p.Outages, p.Events = d.outageRows(), d.eventRows()
-	p.Faults = faultRows(r.Faults)
+	p.Disruptions = disruptionRows(r.Disruptions, churnStartOf(r))
 	p.NodeIncidents, p.NodeIncidentsLine = nodeIncidentRows(r.NodeHealth)
 	p.Processes = processRows(r.Processes)
 	p.Keys = d.keyRows(25)

@@ -91,10 +91,20 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 		}
 		b.WriteString("\n")
 	}
-	if rows := faultRows(r.Faults); len(rows) > 0 {
-		b.WriteString("Faults injected:\n")
-		for _, f := range rows {
-			fmt.Fprintf(&b, "  %s: %s\n", f.Spec, f.Outcome)
+	if rows := disruptionRows(r.Disruptions, churnStartOf(r)); len(rows) > 0 {
+		b.WriteString("Disruptions (times from the start of churn):\n")
+		for _, d := range rows {
+			if d.Plan {
+				fmt.Fprintf(&b, "  %s %s: %s to %s (%s): %s\n", d.Kind, d.Spec, d.Start, d.End, orDash(d.Took), d.Outcome)
+				if d.Impact != "" {
+					fmt.Fprintf(&b, "    with %s\n", d.Impact)
+				}
+				continue
+			}
+			fmt.Fprintf(&b, "    %-40s %s stopped %s ready %s end %s: %s\n", d.Step, d.Start, d.Stopped, d.Ready, d.End, d.Outcome)
+			if d.Impact != "" {
+				fmt.Fprintf(&b, "      %s\n", d.Impact)
+			}
 		}
 		b.WriteString("\n")
 	}

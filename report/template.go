@@ -98,10 +98,12 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Events}}<tr><td>{{.At}}</td><td>{{.Name}}</td><td>{{.Kind}}</td><td class="small">{{.Detail}}</td></tr>{{end}}
 </table>{{end}}
 {{else}}<p>The availability observer did not run.</p>{{end}}
-{{if .Faults}}<h3>Faults injected</h3>
-<table><tr><th>fault</th><th>what happened</th></tr>
-{{range .Faults}}<tr><td>{{.Spec}}</td><td>{{.Outcome}}</td></tr>{{end}}
-</table>{{end}}
+{{if .Disruptions}}<h3>Disruptions: faults, upgrades, rollouts</h3>
+<p class="small">Times from the start of churn. A step stops something (stopped), starts its replacement (ready) and ends.</p>
+<table><tr><th>plan / step</th><th>start</th><th>stopped</th><th>ready</th><th>end</th><th>took</th><th>outcome</th><th>what clients saw</th></tr>
+{{range .Disruptions}}{{if .Plan}}<tr><td><b>{{.Kind}} {{.Spec}}</b></td><td>{{.Start}}</td><td></td><td></td><td>{{.End}}</td><td class="num">{{.Took}}</td><td>{{.Outcome}}</td><td class="small">{{.Impact}}</td></tr>
+{{else}}<tr><td>&nbsp;&nbsp;{{.Step}}</td><td>{{.Start}}</td><td>{{.Stopped}}</td><td>{{.Ready}}</td><td>{{.End}}</td><td class="num">{{.Took}}</td><td>{{.Outcome}}</td><td class="small">{{.Impact}}</td></tr>
+{{end}}{{end}}</table>{{end}}
 
 <h2>What it cost: CPU and memory per process</h2>
 {{if .BudgetLine}}<p>Control-plane CPU budget: {{.BudgetLine}}.</p>{{end}}

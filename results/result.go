@@ -16,8 +16,9 @@ import (
 // SchemaVersion is bumped on any incompatible change to Result. Version 2
 // added the mesh install phase (Install), the simulator's validity
 // (Validity) and the inconclusive verdict; a version 1 file reads as a run
-// without them.
-const SchemaVersion = 2
+// without them. Version 3 records faults as disruptions (Disruptions); a
+// version 2 file's faults are not read.
+const SchemaVersion = 3
 
 // oldestReadable is the oldest schema Read accepts.
 const oldestReadable = 1
@@ -41,7 +42,10 @@ type Result struct {
 	SLOs         []SLOResult                `json:"slos,omitempty"`
 	Availability *Availability              `json:"availability,omitempty"`
 	Processes    []ProcessUsage             `json:"processes,omitempty"`
-	MeshStats    *MeshSummary               `json:"meshStats,omitempty"`
+	// APIServers are the local API servers one by one, when there are
+	// several behind a load balancer (controlPlane.apiservers > 1).
+	APIServers []APIServerInstance `json:"apiServers,omitempty"`
+	MeshStats  *MeshSummary        `json:"meshStats,omitempty"`
 	// Install is the mesh install phase (nil without a mesh).
 	Install *Install `json:"install,omitempty"`
 	// Validity is whether the simulator kept up during churn.
@@ -49,9 +53,10 @@ type Result struct {
 	// NodeHealth is what the fake nodes went through (local control plane
 	// or a cluster with kwok; nil when not watched).
 	NodeHealth *NodeHealth `json:"nodeHealth,omitempty"`
-	// Faults are the failures the run injected on purpose (--fault).
-	Faults  []Fault `json:"faults,omitempty"`
-	Verdict Verdict `json:"verdict"`
+	// Disruptions are the plans the run carried out on purpose during
+	// churn: faults, upgrades, rollouts.
+	Disruptions []Disruption `json:"disruptions,omitempty"`
+	Verdict     Verdict      `json:"verdict"`
 	// Errors lists what went wrong in the run itself (not SLO breaches).
 	Errors []string `json:"errors,omitempty"`
 }
@@ -132,17 +137,4 @@ func Read(path string) (*Result, error) {
 		return nil, fmt.Errorf("%s: schemaVersion %d, this churn reads %d to %d", path, r.SchemaVersion, oldestReadable, SchemaVersion)
 	}
 	return &r, nil
-}
-
-// Fault is one injected failure (churn run --fault) and what became of it.
-type Fault struct {
-	Spec    string `json:"spec"`
-	Process string `json:"process"`
-	// AtSeconds counts from the start of the churn phase.
-	AtSeconds   float64 `json:"atSeconds"`
-	DownSeconds float64 `json:"downSeconds"`
-	// InjectedAt is zero when the fault was not injected; Error says why,
-	// or why the kill failed.
-	InjectedAt time.Time `json:"injectedAt,omitzero"`
-	Error      string    `json:"error,omitempty"`
 }

@@ -32,8 +32,16 @@ func ValidateTarget(o Options) error {
 	if o.InCluster && o.Kubeconfig != "" {
 		return fmt.Errorf("--in-cluster and --kubeconfig exclude each other")
 	}
-	if len(o.Faults) > 0 && (o.InCluster || o.Kubeconfig != "") {
-		return fmt.Errorf("--fault %s: faults kill processes of the local control plane; a --kubeconfig or --in-cluster cluster is not churn's to kill", o.Faults[0].Spec)
+	if remote := o.InCluster || o.Kubeconfig != ""; remote {
+		d := o.Profile.Disruptions
+		switch {
+		case len(d.Faults) > 0:
+			return fmt.Errorf("--fault %s: faults kill processes of the local control plane; a --kubeconfig or --in-cluster cluster is not churn's to kill", d.Faults[0])
+		case d.Upgrade != "":
+			return fmt.Errorf("--upgrade %s: upgrades replace the processes of the local control plane; a --kubeconfig or --in-cluster cluster is not churn's to upgrade", d.Upgrade)
+		case o.Profile.ControlPlane.APIServers > 1:
+			return fmt.Errorf("--apiservers %d: the local control plane's; a --kubeconfig or --in-cluster cluster runs its own", o.Profile.ControlPlane.APIServers)
+		}
 	}
 	switch o.KWOK {
 	case "", KWOKExternal:

@@ -64,7 +64,7 @@ func (r *run) summarizeNodeHealth() *results.NodeHealth {
 		outages = r.res.Availability.Outages
 	}
 	h := summarizeIncidents(r.nodeHealth.Incidents(), r.nodeHealth.Nodes(), r.nodeHealth.LateAfter(),
-		r.res.Phases, outages, r.res.Faults)
+		r.res.Phases, outages, r.res.Disruptions)
 	for _, st := range r.nodeHealth.ClockSteps() {
 		h.ClockSteps++
 		h.ClockStepSeconds += st.Seconds
@@ -73,7 +73,7 @@ func (r *run) summarizeNodeHealth() *results.NodeHealth {
 }
 
 func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter time.Duration,
-	phases []results.Phase, outages []results.Outage, faults []results.Fault) *results.NodeHealth {
+	phases []results.Phase, outages []results.Outage, disruptions []results.Disruption) *results.NodeHealth {
 	h := &results.NodeHealth{Nodes: nodes, LateAfterSeconds: lateAfter.Seconds(), IncidentsTotal: len(incidents)}
 	notReady, late := map[string]bool{}, map[string]bool{}
 	var excused []results.NodeIncident
@@ -82,7 +82,7 @@ func summarizeIncidents(incidents []nodehealth.Incident, nodes int, lateAfter ti
 		ni.Phase, ni.PhaseOffsetSeconds = phaseAt(phases, in.At)
 		// The window in which the node should have been renewing.
 		from, to := in.At.Add(-lateAfter), in.At.Add(time.Duration(in.Seconds*float64(time.Second)))
-		ni.Excused = excuse(from, to, outages, faults)
+		ni.Excused = excuse(from, to, outages, disruptions)
 		switch {
 		case ni.Excused != "":
 			h.ExcusedIncidents++
@@ -126,7 +126,7 @@ func phaseAt(phases []results.Phase, t time.Time) (string, float64) {
 }
 
 // excuse names the outage or fault that overlaps [from, to], or "".
-func excuse(from, to time.Time, outages []results.Outage, faults []results.Fault) string {
+func excuse(from, to time.Time, outages []results.Outage, disruptions []results.Disruption) string {
 	overlaps := func(start, end time.Time) bool {
 		return !from.After(end.Add(outageReach)) && !to.Before(start)
 	}
@@ -135,12 +135,16 @@ func excuse(from, to time.Time, outages []results.Outage, faults []results.Fault
 			return fmt.Sprintf("API server outage %s to %s", o.Start.Format(time.TimeOnly), o.End.Format(time.TimeOnly))
 		}
 	}
-	for _, f := range faults {
-		if f.InjectedAt.IsZero() {
+	for _, d := range disruptions {
+		start, end := d.Started(), d.Ended()
+		if start.IsZero() {
 			continue
 		}
-		if overlaps(f.InjectedAt, f.InjectedAt.Add(time.Duration(f.DownSeconds*float64(time.Second)))) {
-			return "fault " + f.Spec
+		if end.IsZero() {
+			end = start
+		}
+		if overlaps(start, end) {
+			return d.Kind + " " + d.Spec
 		}
 	}
 	return ""
@@ -150,7 +154,7 @@ func excuse(from, to time.Time, outages []results.Outage, faults []results.Fault
 // except where the API server itself was down.
 func nodeHealthCheck(r *results.Result, watchErr error) results.ValidityCheck {
 	c := results.ValidityCheck{Name: CheckFakeNodes, Threshold: "0 nodes",
-		Description: "fake nodes whose lease kwok renewed late or that left Ready, from setup to the end of churn, outside API server outages and injected faults"}
+		Description: "fake nodes whose lease kwok renewed late or that left Ready, from setup to the end of churn, outside API server outages and disruptions (faults, upgrades, rollouts)"}
 	h := r.NodeHealth
 	if h == nil {
 		c.Status = results.ValiditySkipped
@@ -203,7 +207,7 @@ func describeIncidents(h *results.NodeHealth) string {
 		s += ": " + strings.Join(parts, ", ")
 	}
 	if h.ExcusedIncidents > 0 {
-		s += fmt.Sprintf("; %d incidents during API server outages or faults not counted", h.ExcusedIncidents)
+		s += fmt.Sprintf("; %d incidents during API server outages or disruptions not counted", h.ExcusedIncidents)
 	}
 	return s + steps
 }

@@ -17,7 +17,8 @@ func TestSummarizeIncidentsJudgesAndExcuses(t *testing.T) {
 		{Name: "churn", Start: t0.Add(20 * time.Minute), End: t0.Add(30 * time.Minute)},
 	}
 	outages := []results.Outage{{Start: t0.Add(25 * time.Minute), End: t0.Add(25*time.Minute + 30*time.Second)}}
-	faults := []results.Fault{{Spec: "kwok-kill@8m+30s", InjectedAt: t0.Add(28 * time.Minute), DownSeconds: 30}}
+	faults := []results.Disruption{{Kind: results.DisruptionFault, Spec: "kwok-kill@8m+30s",
+		Steps: []results.DisruptionStep{{Started: t0.Add(28 * time.Minute), Ended: t0.Add(28*time.Minute + 30*time.Second)}}}}
 	incidents := []nodehealth.Incident{
 		// The ramp starved kwok: the simulator's.
 		{Node: "n-17", Kind: nodehealth.KindLeaseLate, At: t0.Add(11*time.Minute + 30*time.Second), Seconds: 34, Ended: true},
@@ -49,7 +50,7 @@ func TestSummarizeIncidentsJudgesAndExcuses(t *testing.T) {
 	if c.Value != 2 || c.Measured != "2 nodes" {
 		t.Errorf("check %+v, want 2 nodes", c)
 	}
-	for _, want := range []string{"2 not Ready, 1 late leases", "n-17 not Ready 41s in setup minute 13", "n-3 not Ready 90s (still at the end) in churn minute 3", "2 incidents during API server outages or faults not counted"} {
+	for _, want := range []string{"2 not Ready, 1 late leases", "n-17 not Ready 41s in setup minute 13", "n-3 not Ready 90s (still at the end) in churn minute 3", "2 incidents during API server outages or disruptions not counted"} {
 		if !strings.Contains(c.Reason, want) {
 			t.Errorf("reason %q lacks %q", c.Reason, want)
 		}

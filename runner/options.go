@@ -69,9 +69,6 @@ type Options struct {
 	// run creates anything, so the caller can say what an abrupt exit would
 	// leave behind.
 	OnTarget func(Leftovers)
-	// Faults are processes of the local control plane to kill (and start
-	// again) during churn; see ParseFault.
-	Faults []Fault
 
 	// SLOOverrides are --slo name=value flags; they win over the profile.
 	SLOOverrides map[string]string

@@ -10,6 +10,7 @@ import (
 
 	"github.com/churn-dev/churn/agents"
 	"github.com/churn-dev/churn/churn"
+	"github.com/churn-dev/churn/disruption"
 	"github.com/churn-dev/churn/fakenodes"
 	"github.com/churn-dev/churn/observers"
 	"github.com/churn-dev/churn/profiles"
@@ -185,10 +186,14 @@ func (r *run) installMesh(ctx context.Context) error {
 func (r *run) churn(ctx context.Context) error {
 	before := schedSnapshot()
 	kwokWait := r.measureKWOKWait()
-	if len(r.opts.Faults) > 0 && r.cluster != nil {
-		fi := &faultInjector{faults: r.opts.Faults, target: r.cluster, log: r.log}
-		fi.start(ctx)
-		defer func() { r.res.Faults = fi.stopAndRecord() }()
+	plans, err := r.disruptionPlans()
+	if err != nil {
+		return err
+	}
+	if len(plans) > 0 {
+		dr := &disruption.Runner{Plans: plans, Log: r.log}
+		dr.Start(ctx)
+		defer func() { r.res.Disruptions = dr.StopAndRecord() }()
 	}
 	summary, err := r.engine.Run(ctx)
 	r.res.Churn = summary

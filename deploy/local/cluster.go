@@ -54,7 +54,9 @@ const (
 
 // Cluster is a running local control plane.
 type Cluster struct {
-	opts    Options
+	opts Options
+	// order is the processes' start order (processOrder).
+	order   []string
 	paths   paths
 	ports   Ports
 	pki     *pkiBundle
@@ -86,25 +88,38 @@ func (c *Cluster) Kubeconfig() string { return c.paths.admin() }
 // (500/1000) so churn's own pacing governs; set your own for emulation.
 func (c *Cluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.restCfg) }
 
-// APIServerURL is https://127.0.0.1:<port>.
-func (c *Cluster) APIServerURL() string { return url("https", c.ports.APIServer, "") }
+// APIServerURL is the address every client uses: https://127.0.0.1:<port>
+// of the API server, or of the load balancer when there are several.
+func (c *Cluster) APIServerURL() string { return clientURL(c.ports) }
 
-// MetricsURL is kube-apiserver's /metrics (scrape it with RESTConfig's
-// credentials).
-func (c *Cluster) MetricsURL() string { return c.APIServerURL() + "/metrics" }
+// clientURL is the address clients use (see APIServerURL).
+func clientURL(ports Ports) string {
+	if ports.LoadBalancer != 0 {
+		return url("https", ports.LoadBalancer, "")
+	}
+	return url("https", ports.APIServer, "")
+}
+
+// MetricsURL is the first kube-apiserver's /metrics (scrape it with
+// RESTConfig's credentials); see APIServerEndpoints for the others.
+func (c *Cluster) MetricsURL() string { return url("https", c.ports.APIServer, "/metrics") }
 
 // ComponentMetricsURLs returns the /metrics URL of every process. etcd and
 // kwok serve plain HTTP; controller-manager and scheduler serve HTTPS with
 // the cluster CA and allow /metrics without credentials; kube-apiserver
 // needs the admin credentials.
 func (c *Cluster) ComponentMetricsURLs() map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		Etcd:              url("http", c.ports.Etcd, "/metrics"),
 		APIServer:         c.MetricsURL(),
 		ControllerManager: url("https", c.ports.ControllerManager, "/metrics"),
 		Scheduler:         url("https", c.ports.Scheduler, "/metrics"),
 		KWOK:              url("http", c.ports.KWOK, "/metrics"),
 	}
+	for _, ep := range c.APIServerEndpoints()[1:] {
+		m[ep.Name] = ep.URL + "/metrics"
+	}
+	return m
 }
 
 // CAData is the PEM of the cluster CA.
@@ -129,7 +144,7 @@ func (c *Cluster) Processes() []Process {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]Process, 0, len(c.procs))
-	for _, name := range startOrder {
+	for _, name := range c.order {
 		if pr, ok := c.procs[name]; ok && !pr.hasExited() {
 			out = append(out, Process{Name: name, PID: pr.pid, Group: groupOf(name), Priority: pr.priority})
 		}
@@ -218,7 +233,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := cleanLeftovers(ctx, p, o.Logger); err != nil {
 		return nil, err
 	}
-	ports, err := resolvePorts(o.Ports)
+	ports, err := resolvePorts(o.Ports, o.APIServers)
 	if err != nil {
 		return nil, err
 	}
@@ -233,12 +248,17 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("preparing certificates: %w", err)
 	}
-	server := url("https", ports.APIServer, "")
+	server := clientURL(ports)
 	if err := writeKubeconfigs(p, server, bundle); err != nil {
 		return nil, err
 	}
 	if err := writeConfigs(o, p); err != nil {
 		return nil, err
+	}
+	if o.APIServers > 1 {
+		if err := writeHAProxyConfig(p, ports); err != nil {
+			return nil, err
+		}
 	}
 	ownerStart, err := procStartTime(os.Getpid())
 	if err != nil {
@@ -254,6 +274,7 @@ func Up(ctx context.Context, opts Options) (*Cluster, error) {
 
 	c := &Cluster{
 		opts:    o,
+		order:   processOrder(o.APIServers),
 		paths:   p,
 		ports:   ports,
 		pki:     bundle,
@@ -341,7 +362,7 @@ func (c *Cluster) startAll(ctx context.Context, bins map[string]string) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, name := range startOrder {
+	for _, name := range c.order {
 		if pr := c.procs[name]; pr.hasExited() {
 			return earlyExitError(pr)
 		}

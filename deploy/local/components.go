@@ -3,7 +3,9 @@ package local
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -38,15 +40,85 @@ func url(scheme string, port int, path string) string {
 	return scheme + "://" + loopback + ":" + strconv.Itoa(port) + path
 }
 
-// buildComponents returns the five components in start order.
+// buildComponents returns the components in start order (processOrder).
 func buildComponents(o Options, p paths, ports Ports, bins map[string]string) []component {
 	comps := churnComponents(o, p, ports, bins)
+	if o.APIServers > 1 {
+		comps = withAPIServerReplicas(o, p, ports, comps)
+	}
 	for i := range comps {
 		// After churn's own, so the command line reads churn's then the
-		// user's; CheckExtraArg keeps the two sets apart.
-		comps[i].args = append(comps[i].args, o.ExtraArgs[comps[i].name]...)
+		// user's; CheckExtraArg keeps the two sets apart. Every API server
+		// gets the kube-apiserver arguments.
+		comps[i].args = append(comps[i].args, o.ExtraArgs[baseName(comps[i].name)]...)
 	}
 	return comps
+}
+
+// withAPIServerReplicas inserts kube-apiserver-2 onwards after the first
+// API server, each its own port, log and audit log, then the load balancer.
+func withAPIServerReplicas(o Options, p paths, ports Ports, comps []component) []component {
+	var first component
+	at := 0
+	for i, c := range comps {
+		if c.name == APIServer {
+			first, at = c, i
+		}
+	}
+	first.args = append(first.args, haShutdownArgs(o)...)
+	comps[at] = first
+	extra := []component{}
+	for i, port := range ports.ExtraAPIServers {
+		name := apiServerName(i + 2)
+		c := first
+		c.name = name
+		c.ports = []int{port}
+		c.healthURL = url("https", port, "/readyz")
+		c.args = make([]string, len(first.args))
+		for j, arg := range first.args {
+			switch {
+			case strings.HasPrefix(arg, "--secure-port="):
+				arg = "--secure-port=" + strconv.Itoa(port)
+			case strings.HasPrefix(arg, "--audit-log-path="):
+				arg = "--audit-log-path=" + AuditLogPathOf(o.Audit.LogPath, name)
+			}
+			c.args[j] = arg
+		}
+		extra = append(extra, c)
+	}
+	extra = append(extra, component{
+		name:   LoadBalancer,
+		binary: o.haproxy,
+		// -db: stay in the foreground, the supervisor's child.
+		args:          []string{"-f", p.haproxyConfig(), "-db"},
+		ports:         []int{ports.LoadBalancer},
+		healthURL:     url("https", ports.LoadBalancer, "/readyz"),
+		healthTimeout: time.Minute,
+	})
+	out := append([]component{}, comps[:at+1]...)
+	out = append(out, extra...)
+	return append(out, comps[at+1:]...)
+}
+
+// haShutdownArgs drain an API server that stops behind the load balancer
+// (see HAShutdownDelay); a user's own --shutdown-delay-duration, appended
+// later, wins.
+func haShutdownArgs(o Options) []string {
+	if o.APIServers <= 1 {
+		return nil
+	}
+	return []string{"--shutdown-delay-duration=" + HAShutdownDelay.String()}
+}
+
+// AuditLogPathOf is the audit log of the named API server given the first
+// one's: kube-apiserver-2 writes audit-2.log beside audit.log.
+func AuditLogPathOf(first, name string) string {
+	suffix, ok := strings.CutPrefix(name, APIServer+"-")
+	if !ok || first == "" {
+		return first
+	}
+	ext := filepath.Ext(first)
+	return strings.TrimSuffix(first, ext) + "-" + suffix + ext
 }
 
 // churnComponents are the components with churn's own arguments only.
@@ -143,7 +215,7 @@ func churnComponents(o Options, p paths, ports Ports, bins map[string]string) []
 			args: append(delegated(kcmKubeconfig),
 				"--kubeconfig="+kcmKubeconfig,
 				"--secure-port="+strconv.Itoa(ports.ControllerManager),
-				"--leader-elect=false",
+				"--leader-elect="+strconv.FormatBool(o.LeaderElection),
 				"--controllers=*",
 				// Each controller runs as its own ServiceAccount, as kubeadm
 				// sets it up: the system:kube-controller-manager role
@@ -223,7 +295,7 @@ func apiServerEnv(o Options) []string {
 // schedulerConfigYAML renders the KubeSchedulerConfiguration: client QPS
 // and burst can only be set there (the flags are deprecated and ignored with
 // --config), and so can the default spread constraints.
-func schedulerConfigYAML(kubeconfig string, qps int, withoutDefaultSpread bool) ([]byte, error) {
+func schedulerConfigYAML(kubeconfig string, qps int, withoutDefaultSpread, leaderElect bool) ([]byte, error) {
 	cfg := map[string]any{
 		"apiVersion": "kubescheduler.config.k8s.io/v1",
 		"kind":       "KubeSchedulerConfiguration",
@@ -232,7 +304,7 @@ func schedulerConfigYAML(kubeconfig string, qps int, withoutDefaultSpread bool) 
 			"qps":        qps,
 			"burst":      2 * qps,
 		},
-		"leaderElection": map[string]any{"leaderElect": false},
+		"leaderElection": map[string]any{"leaderElect": leaderElect},
 	}
 	if withoutDefaultSpread {
 		// defaultingType List with no constraints is the documented way to
@@ -270,7 +342,7 @@ func kwokConfigYAML() ([]byte, error) {
 
 // writeConfigs writes the scheduler and kwok configuration files.
 func writeConfigs(o Options, p paths) error {
-	sched, err := schedulerConfigYAML(p.kubeconfig(Scheduler), o.SchedulerQPS, o.SchedulerWithoutDefaultSpread)
+	sched, err := schedulerConfigYAML(p.kubeconfig(Scheduler), o.SchedulerQPS, o.SchedulerWithoutDefaultSpread, o.LeaderElection)
 	if err != nil {
 		return err
 	}

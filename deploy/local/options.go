@@ -116,6 +116,17 @@ type Options struct {
 	// tuning flag, or plant a regression, on the control plane under test.
 	// Flags churn sets itself are refused (CheckExtraArg).
 	ExtraArgs map[string][]string
+	// APIServers is how many kube-apiservers run on the one etcd (default
+	// 1). With more than one, HAProxy balances them (ha.go) and every
+	// client, churn's included, goes through it.
+	APIServers int
+	// LeaderElection runs kube-controller-manager and kube-scheduler with
+	// leader election, as an HA control plane does, so that a replaced
+	// instance hands over its lease (an upgrade turns it on). Off, they
+	// start working at once.
+	LeaderElection bool
+	// haproxy is HAProxy's path when APIServers > 1 (withDefaults).
+	haproxy string
 }
 
 // Ports are the loopback ports of the control plane.
@@ -126,6 +137,10 @@ type Ports struct {
 	ControllerManager int `json:"controllerManager"`
 	Scheduler         int `json:"scheduler"`
 	KWOK              int `json:"kwok"`
+	// ExtraAPIServers are the ports of kube-apiserver-2 onwards and
+	// LoadBalancer HAProxy's, with several API servers.
+	ExtraAPIServers []int `json:"extraAPIServers,omitempty"`
+	LoadBalancer    int   `json:"loadBalancer,omitempty"`
 }
 
 // withDefaults returns a copy of o with defaults applied and paths made
@@ -149,6 +164,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SchedulerQPS <= 0 {
 		o.SchedulerQPS = defaultComponentQPS
+	}
+	if o.APIServers <= 0 {
+		o.APIServers = 1
+	}
+	if o.APIServers > 1 {
+		var err error
+		if o.haproxy, err = findHAProxy(); err != nil {
+			return o, err
+		}
 	}
 	if o.RestartDelay <= 0 {
 		o.RestartDelay = restartBaseDelay
@@ -197,3 +221,4 @@ func (p paths) admin() string              { return p.kubeconfig("admin") }
 func (p paths) schedulerConfig() string    { return filepath.Join(p.dir, "scheduler.yaml") }
 func (p paths) kwokDir() string            { return filepath.Join(p.dir, "kwok") }
 func (p paths) kwokConfig() string         { return filepath.Join(p.dir, "kwok", "kwok.yaml") }
+func (p paths) haproxyConfig() string      { return filepath.Join(p.dir, "haproxy.cfg") }

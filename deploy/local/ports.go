@@ -14,17 +14,31 @@ const loopback = "127.0.0.1"
 // handed out twice. A process outside churn can still take a port between
 // here and the component's own listen; that shows up as a component that
 // exits early, whose log names the port.
-func resolvePorts(want Ports) (Ports, error) {
-	fields := []struct {
+func resolvePorts(want Ports, apiServers int) (Ports, error) {
+	type portField struct {
 		name string
 		p    *int
-	}{
+	}
+	fields := []portField{
 		{"etcd client", &want.Etcd},
 		{"etcd peer", &want.EtcdPeer},
 		{"kube-apiserver", &want.APIServer},
 		{"kube-controller-manager", &want.ControllerManager},
 		{"kube-scheduler", &want.Scheduler},
 		{"kwok", &want.KWOK},
+	}
+	// Several API servers: one port each beyond the first, and the load
+	// balancer's. With one, neither exists.
+	extra := make([]int, max(0, apiServers-1))
+	copy(extra, want.ExtraAPIServers)
+	want.ExtraAPIServers = extra
+	for i := range want.ExtraAPIServers {
+		fields = append(fields, portField{apiServerName(i + 2), &want.ExtraAPIServers[i]})
+	}
+	if apiServers > 1 {
+		fields = append(fields, portField{LoadBalancer, &want.LoadBalancer})
+	} else {
+		want.LoadBalancer = 0
 	}
 	var listeners []net.Listener
 	defer func() {

@@ -20,7 +20,7 @@ func busyPort(t *testing.T) int {
 }
 
 func TestResolvePortsFillsFreePorts(t *testing.T) {
-	p, err := resolvePorts(Ports{})
+	p, err := resolvePorts(Ports{}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestResolvePortsFillsFreePorts(t *testing.T) {
 // when the port is also in use.
 func TestResolvePortsDuplicateBeforeAvailability(t *testing.T) {
 	port := busyPort(t)
-	_, err := resolvePorts(Ports{Etcd: port, APIServer: port})
+	_, err := resolvePorts(Ports{Etcd: port, APIServer: port}, 1)
 	if err == nil || !strings.Contains(err.Error(), "both etcd client and kube-apiserver") {
 		t.Fatalf("duplicate port %d: err = %v, want one naming etcd client and kube-apiserver", port, err)
 	}
@@ -45,7 +45,7 @@ func TestResolvePortsDuplicateBeforeAvailability(t *testing.T) {
 
 func TestResolvePortsInUse(t *testing.T) {
 	port := busyPort(t)
-	_, err := resolvePorts(Ports{Scheduler: port})
+	_, err := resolvePorts(Ports{Scheduler: port}, 1)
 	if err == nil || !strings.Contains(err.Error(), "kube-scheduler port") || !strings.Contains(err.Error(), "not available") {
 		t.Fatalf("port %d in use: err = %v, want one naming kube-scheduler", port, err)
 	}
@@ -53,7 +53,7 @@ func TestResolvePortsInUse(t *testing.T) {
 
 func TestResolvePortsOutOfRange(t *testing.T) {
 	for _, p := range []Ports{{KWOK: -1}, {EtcdPeer: 65536}} {
-		if _, err := resolvePorts(p); err == nil || !strings.Contains(err.Error(), "out of range") {
+		if _, err := resolvePorts(p, 1); err == nil || !strings.Contains(err.Error(), "out of range") {
 			t.Errorf("%+v: err = %v, want out of range", p, err)
 		}
 	}

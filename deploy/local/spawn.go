@@ -71,6 +71,9 @@ type proc struct {
 	// exit the process is started again; 0 leaves it down.
 	faultRestart time.Duration
 	faulted      bool
+	// replaced is set (under Cluster.mu) by Replace: its exit is no crash
+	// and its successor is already being started.
+	replaced bool
 	// priority is its CPU priority as read back after placement.
 	priority string
 }

@@ -125,7 +125,7 @@ func Attach(dir string) (*State, error) {
 			return nil, fmt.Errorf("local cluster in %s is not running: %s (pid %d) has exited", dir, p.Name, p.PID)
 		}
 	}
-	if len(s.Processes) != len(startOrder) {
+	if len(s.Processes) < len(startOrder) {
 		return nil, fmt.Errorf("local cluster in %s is incomplete: %d of %d processes recorded", dir, len(s.Processes), len(startOrder))
 	}
 	return s, nil

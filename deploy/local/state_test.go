@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,7 @@ func TestStateRoundTripAndVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Ports != in.Ports || len(out.Processes) != 1 || out.Processes[0].StartTime != 7 {
+	if !reflect.DeepEqual(out.Ports, in.Ports) || len(out.Processes) != 1 || out.Processes[0].StartTime != 7 {
 		t.Fatalf("round trip: %+v", out)
 	}
 	in.Version = 99

@@ -27,9 +27,9 @@ func (c *Cluster) stop(ctx context.Context, keepData bool) error {
 	c.mu.Unlock()
 
 	var errs []error
-	for i := len(startOrder) - 1; i >= 0; i-- {
+	for i := len(c.order) - 1; i >= 0; i-- {
 		c.mu.Lock()
-		pr := c.procs[startOrder[i]]
+		pr := c.procs[c.order[i]]
 		c.mu.Unlock()
 		if pr == nil {
 			continue

@@ -48,8 +48,9 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 		stopping := c.stopping
 		memKilled := pr.memKilled
 		faulted, faultRestart := pr.faulted, pr.faultRestart
+		replaced := pr.replaced
 		c.mu.Unlock()
-		if stopping || c.downRequested() {
+		if stopping || replaced || c.downRequested() {
 			return
 		}
 		detail := describeExit(pr)
@@ -71,7 +72,7 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 			wait = faultRestart
 		case faulted:
 			return // left down on purpose
-		case name != APIServer || !c.opts.RestartAPIServer:
+		case baseName(name) != APIServer || !c.opts.RestartAPIServer:
 			return
 		case lived >= restartStableAfter:
 			delay = c.opts.RestartDelay
@@ -139,7 +140,7 @@ func (c *Cluster) Kill(name string, restartAfter time.Duration, reason string) e
 		return fmt.Errorf("kill %s: the cluster is stopping", name)
 	case !ok:
 		c.mu.Unlock()
-		return fmt.Errorf("kill %s: no such process (have %v)", name, startOrder)
+		return fmt.Errorf("kill %s: no such process (have %v)", name, c.order)
 	case pr.hasExited():
 		c.mu.Unlock()
 		return fmt.Errorf("kill %s: pid %d has already exited", name, pr.pid)

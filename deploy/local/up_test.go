@@ -154,7 +154,7 @@ func TestKWOKConfigHasStages(t *testing.T) {
 }
 
 func TestSchedulerConfig(t *testing.T) {
-	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, false)
+	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func TestSchedulerConfig(t *testing.T) {
 }
 
 func TestSchedulerConfigWithoutDefaultSpread(t *testing.T) {
-	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, true)
+	b, err := schedulerConfigYAML("/x/sched.kubeconfig", 120, true, false)
 	if err != nil {
 		t.Fatal(err)
 	}
