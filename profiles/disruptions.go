@@ -186,6 +186,7 @@ func (p Profile) validateDisruptions(path *field.Path) field.ErrorList {
 			within(fp, s, u.At)
 		}
 	}
+	errs = append(errs, p.validateRollouts(path.Child("rollouts"))...)
 	if n := p.ControlPlane.APIServers; n < 0 || n > MaxAPIServers {
 		errs = append(errs, field.Invalid(field.NewPath("controlPlane", "apiservers"), n, fmt.Sprintf("want 1 to %d (0 means 1)", MaxAPIServers)))
 	}
