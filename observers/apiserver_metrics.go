@@ -36,6 +36,12 @@ type apiServerMetrics struct {
 	lastT    time.Time
 	started  bool
 	stopped  bool
+
+	// servers are the API servers scraped one by one when there are
+	// several behind a load balancer (Env.APIServers); merged holds their
+	// per-server deltas summed. Both are empty with one API server.
+	servers []*serverScrape
+	merged  *mergedCounters
 }
 
 // scalarStep is one scrape's counters and gauges.
@@ -77,6 +83,9 @@ func (o *apiServerMetrics) Start(ctx context.Context, env Env) error {
 		return err
 	}
 	o.env, o.rest = env, rc
+	if err := o.startServers(env); err != nil {
+		return err
+	}
 	ctx, o.cancel = context.WithCancel(ctx)
 	o.done = make(chan struct{})
 	o.started = true
@@ -116,7 +125,11 @@ func (o *apiServerMetrics) Stop(ctx context.Context) error {
 }
 
 func (o *apiServerMetrics) scrapeOnce(ctx context.Context) {
-	sc, format, err := o.fetch(ctx)
+	if len(o.servers) > 0 {
+		o.scrapeServers(ctx)
+		return
+	}
+	sc, format, err := o.fetch(ctx, o.rest)
 	if err != nil && ctx.Err() != nil {
 		// Cut short by Stop, not a failed scrape.
 		return
@@ -136,6 +149,12 @@ func (o *apiServerMetrics) record(sc *scrape, format string, err error) {
 		o.env.Logger.Debug("scrape kube-apiserver /metrics", zap.Error(err))
 		return
 	}
+	o.keep(sc, format)
+}
+
+// keep adds one successful scrape (or several servers' merged) to the
+// series; o.mu is held.
+func (o *apiServerMetrics) keep(sc *scrape, format string) {
 	o.format = format
 	if !sc.T.After(o.lastT) {
 		// Two scrapes at one instant (a fake clock) add nothing.
@@ -162,11 +181,11 @@ func (o *apiServerMetrics) record(sc *scrape, format string, err error) {
 
 // fetch reads /metrics once. The time stamp is taken when the response
 // arrives, the instant the counters were read at.
-func (o *apiServerMetrics) fetch(ctx context.Context) (*scrape, string, error) {
+func (o *apiServerMetrics) fetch(ctx context.Context, rc rest.Interface) (*scrape, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
 	var contentType string
-	body, err := o.rest.Get().AbsPath("/metrics").
+	body, err := rc.Get().AbsPath("/metrics").
 		SetHeader("Accept", metricsAccept).
 		MaxRetries(0).
 		Do(ctx).

@@ -30,6 +30,7 @@ const (
 	mRSS             = "process_resident_memory_bytes"
 	mCPU             = "process_cpu_seconds_total"
 	mStartTime       = "process_start_time_seconds"
+	mBuildInfo       = "kubernetes_build_info"
 )
 
 // RequestKey is the SLO grouping of apiserver_request_duration_seconds:
@@ -82,6 +83,9 @@ type scrape struct {
 	RSS, CPUSeconds                         float64
 	// StartTime is the server's process start; a change means a restart.
 	StartTime float64
+	// Version is the server's release (kubernetes_build_info git_version),
+	// so a rolling upgrade shows per server.
+	Version string
 	// Seen records which optional families were present.
 	Seen map[string]bool
 }
@@ -221,6 +225,13 @@ var familyReaders = map[string]func(s *scrape, mf *dto.MetricFamily){
 	mRSS:         func(s *scrape, mf *dto.MetricFamily) { s.RSS = sum(mf) },
 	mCPU:         func(s *scrape, mf *dto.MetricFamily) { s.CPUSeconds = sum(mf) },
 	mStartTime:   func(s *scrape, mf *dto.MetricFamily) { s.StartTime = sum(mf) },
+	mBuildInfo: func(s *scrape, mf *dto.MetricFamily) {
+		for _, m := range mf.GetMetric() {
+			if v := label(m, "git_version"); v != "" {
+				s.Version = v
+			}
+		}
+	},
 }
 
 func (s *scrape) add(mf *dto.MetricFamily) {

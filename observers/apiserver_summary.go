@@ -99,7 +99,10 @@ type APIServerSummary struct {
 	// Install holds the same figures over the mesh's install phase
 	// (phase "mesh"), when the run had one; never judged.
 	Install *results.PhaseFigures `json:"install,omitempty"`
-	Series  []Series              `json:"series,omitempty"`
+	// Servers are the API servers one by one when there are several
+	// behind a load balancer; every figure above is then their sum.
+	Servers []ServerScrapes `json:"servers,omitempty"`
+	Series  []Series        `json:"series,omitempty"`
 }
 
 // KeyLatency is one request key's latency in its worst window.
@@ -131,6 +134,7 @@ func (o *apiServerMetrics) Summarize(r *results.Result) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := o.summary(r.Phases)
+	putServers(r, s.Servers)
 	return putObserver(r, o.Name(), s)
 }
 
@@ -148,12 +152,22 @@ func (o *apiServerMetrics) summary(phases []results.Phase) APIServerSummary {
 	}
 	times := o.requests.times()
 	if len(times) == 0 {
+		if len(o.servers) > 0 {
+			// No server ever answered: their failures still say why.
+			s.Servers = o.serverSummaries(time.Time{}, time.Time{})
+		}
 		return s
 	}
 	from, to, label := judgedSpan(phases, times[0], times[len(times)-1])
 	s.Judged = Span{From: from, To: to, Label: label}
 	deltas := o.scalarDeltas()
 	s.Restarts = countRestarts(o.scalars)
+	if len(o.servers) > 0 {
+		s.Servers = o.serverSummaries(from, to)
+		for _, ss := range s.Servers {
+			s.Restarts += ss.Restarts
+		}
+	}
 	if a, b, ok := stepRange(times, from, to); ok {
 		s.Keys = worstPerKey(o.requests, a, b, true)
 		if etcd := worstPerKey(o.etcd, a, b, false); len(etcd) > 0 {
@@ -182,6 +196,9 @@ func (o *apiServerMetrics) summary(phases []results.Phase) APIServerSummary {
 		}
 	}
 	s.Series = o.series(deltas)
+	if len(o.servers) > 0 {
+		s.Series = append(s.Series, o.pooledMutatingSeries())
+	}
 	return s
 }
 

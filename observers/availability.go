@@ -30,6 +30,10 @@ type availability struct {
 	checks []healthCheck
 	events []ProcessEvent
 
+	// servers are each API server's own /readyz when there are several
+	// behind a load balancer; checks above go through the load balancer.
+	servers []*serverHealth
+
 	// afterCheck lets tests wait for a check instead of sleeping.
 	afterCheck func()
 }
@@ -76,6 +80,9 @@ func (o *availability) Start(ctx context.Context, env Env) error {
 		return err
 	}
 	o.env, o.rest = env, rc
+	if err := o.startServers(env); err != nil {
+		return err
+	}
 	ctx, o.cancel = context.WithCancel(ctx)
 	ticker := env.Clock.NewTicker(o.interval)
 	o.wg.Add(1)
@@ -128,13 +135,15 @@ func (o *availability) checkOnce(ctx context.Context) {
 	c := healthCheck{T: o.env.Clock.Now()}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.ReadyErr = o.probe(ctx, "/readyz") }()
-	go func() { defer wg.Done(); c.LiveErr = o.probe(ctx, "/livez") }()
+	go func() { defer wg.Done(); c.ReadyErr = o.probe(ctx, o.rest, "/readyz") }()
+	go func() { defer wg.Done(); c.LiveErr = o.probe(ctx, o.rest, "/livez") }()
+	serverErrs := o.probeServers(ctx, &wg)
 	wg.Wait()
 	if ctx.Err() != nil {
 		// Stopping, not an outage.
 		return
 	}
+	o.recordServers(c.T, serverErrs)
 	o.mu.Lock()
 	prevFailed := len(o.checks) > 0 && o.checks[len(o.checks)-1].failed()
 	o.checks = append(o.checks, c)
@@ -151,10 +160,10 @@ func (o *availability) checkOnce(ctx context.Context) {
 	}
 }
 
-func (o *availability) probe(ctx context.Context, path string) string {
+func (o *availability) probe(ctx context.Context, rc rest.Interface, path string) string {
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	_, err := o.rest.Get().AbsPath(path).MaxRetries(0).DoRaw(ctx)
+	_, err := rc.Get().AbsPath(path).MaxRetries(0).DoRaw(ctx)
 	if err != nil {
 		return truncate(err.Error(), 300)
 	}
@@ -179,6 +188,9 @@ type AvailabilitySummary struct {
 	LivezFailed  int    `json:"livezFailed"`
 	Interval     string `json:"interval"`
 	Timeout      string `json:"timeout"`
+	// Servers are each API server's own /readyz when there are several
+	// behind a load balancer (the figures above are through it).
+	Servers []ServerAvailability `json:"servers,omitempty"`
 }
 
 func (o *availability) Summarize(r *results.Result) error {
@@ -189,6 +201,7 @@ func (o *availability) Summarize(r *results.Result) error {
 	sort.SliceStable(a.Events, func(i, j int) bool { return a.Events[i].Time.Before(a.Events[j].Time) })
 	r.Availability = a
 	s := AvailabilitySummary{Checks: len(o.checks), Interval: o.interval.String(), Timeout: o.timeout.String()}
+	s.Servers = o.serverSummaries(r)
 	for _, c := range o.checks {
 		if c.ReadyErr != "" {
 			s.ReadyzFailed++

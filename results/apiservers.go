@@ -16,4 +16,9 @@ type APIServerInstance struct {
 	WatchesPeak float64 `json:"watchesPeak"`
 	// OutageSeconds is how long its own /readyz failed during churn.
 	OutageSeconds float64 `json:"outageSeconds"`
+	// Restarts counts how often its process started again (a replacement
+	// during an upgrade is one); Versions are the releases it served, in
+	// the order seen (two after an upgrade).
+	Restarts int      `json:"restarts"`
+	Versions []string `json:"versions,omitempty"`
 }
