@@ -64,6 +64,10 @@ type ciliumAgent struct {
 	relabelled map[string]bool
 	// identSynced: the CiliumIdentity watch has listed what exists.
 	identSynced bool
+	// podsSynced: the local pod watch has listed the node's pods;
+	// resynced: a pass over their endpoints has run since, with the
+	// identities synced.
+	podsSynced, resynced bool
 }
 
 type localPod struct {
@@ -138,6 +142,13 @@ func (a *ciliumAgent) onNode(ev *watch.Event) {
 
 func (a *ciliumAgent) onPod(ev *watch.Event) {
 	if ev.Type == watch.Synced {
+		a.mu.Lock()
+		first := !a.podsSynced
+		a.podsSynced = true
+		a.mu.Unlock()
+		if first {
+			a.poke()
+		}
 		return
 	}
 	obj := ev.Object
@@ -213,8 +224,26 @@ func (a *ciliumAgent) run(ctx context.Context) {
 			full = true
 		}
 		a.ensureCiliumNode(ctx)
-		a.syncEndpoints(ctx, full)
+		// Only a pass over every local pod listed counts as the start-up
+		// resync.
+		a.mu.Lock()
+		listed := a.podsSynced
+		a.mu.Unlock()
+		if a.syncEndpoints(ctx, full) && listed {
+			a.markResynced(ctx)
+		}
 	}
+}
+
+// markResynced records an endpoint pass that ran to its end (see
+// startedUp).
+func (a *ciliumAgent) markResynced(ctx context.Context) {
+	if ctx.Err() != nil {
+		return
+	}
+	a.mu.Lock()
+	a.resynced = true
+	a.mu.Unlock()
 }
 
 func (a *ciliumAgent) ensureCiliumNode(ctx context.Context) {
@@ -270,11 +299,13 @@ type endpointWork struct {
 	p   localPod
 }
 
-func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
+// syncEndpoints reports whether it made a pass: none before the
+// identities have synced.
+func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) bool {
 	a.mu.Lock()
 	if !a.identSynced {
 		a.mu.Unlock()
-		return
+		return false
 	}
 	work := make([]endpointWork, 0, len(a.pods))
 	var relabelled []localPod
@@ -294,7 +325,7 @@ func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 	sort.Slice(work, func(i, j int) bool { return work[i].key < work[j].key })
 	for _, w := range work {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		switch {
 		case w.p.deleted:
@@ -311,6 +342,7 @@ func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 			a.upsertEndpoint(ctx, w)
 		}
 	}
+	return true
 }
 
 // allocateIdentity makes sure the identity of a created endpoint's pod

@@ -3,9 +3,11 @@ package agents
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -34,7 +36,12 @@ type component struct {
 // replica is one emulated process (one pod of the component).
 type replica struct {
 	comp      *component
-	id        string // holder identity, e.g. "cilium-agent-kwok-node-3"
+	// name is the replica's place, e.g. "cilium-agent-kwok-node-3" or
+	// "istiod-0", kept across restarts; id its holder identity, the name
+	// until a restart of a component with leases gives it a new one.
+	name      string
+	id        string
+	restarts  int
 	node      string // for per-node components
 	clients   map[string]*watch.Client
 	behaviour behaviour
@@ -43,6 +50,19 @@ type replica struct {
 	// reflectors are written before the replica is published in
 	// component.started and only read after.
 	reflectors []*watch.Reflector
+
+	// Lifetime, for restarts (restart.go): cancel stops the replica; live
+	// counts its running reflectors and goroutines plus one held by
+	// launch; gone closes, and the mesh's WaitGroup is released, when it
+	// reaches zero. A counter rather than a goroutine per replica keeps a
+	// thousand idle agents as cheap as before.
+	cancel    context.CancelFunc
+	live      atomic.Int64
+	gone      chan struct{}
+	wg        *sync.WaitGroup
+	startedAt time.Time
+	// calls counts the requests the replica made beyond its watches.
+	calls atomic.Int64
 }
 
 // behaviour is the code side of a component: handlers for its watch feeds
@@ -56,7 +76,7 @@ type behaviour interface {
 
 // newReplica builds a replica and its clients; start runs it.
 func (c *component) newReplica(id, node string) *replica {
-	r := &replica{comp: c, id: id, node: node, clients: map[string]*watch.Client{},
+	r := &replica{comp: c, name: id, id: id, node: node, clients: map[string]*watch.Client{},
 		log: c.mesh.log.With(zap.String("component", c.spec.Name), zap.String("replica", id))}
 	for _, cs := range c.spec.Clients {
 		r.clients[cs.Name] = watch.NewClient(watch.ClientConfig{
@@ -86,8 +106,16 @@ func (r *replica) leading() bool {
 }
 
 // start launches the replica's reflectors, electors and behaviour.
-func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
+func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) { r.launch(ctx, wg, nil) }
+
+// launch runs the replica until ctx ends or it is stopped; with old set it
+// takes old's place among the component's started replicas (a restart).
+func (r *replica) launch(ctx context.Context, wg *sync.WaitGroup, old *replica) {
 	c := r.comp
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.gone, r.wg, r.startedAt = make(chan struct{}), wg, c.mesh.clock.Now()
+	r.live.Store(1)
+	wg.Add(1)
 	for _, wd := range c.watches {
 		spec := watch.WatchSpec{
 			Group: wd.Group, Version: wd.Version, Resource: wd.Resource, Namespace: wd.Namespace,
@@ -101,27 +129,40 @@ func (r *replica) start(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		refl := watch.NewReflector(r.clients[wd.Client], spec, h, r.log)
 		r.reflectors = append(r.reflectors, refl)
-		wg.Add(1)
+		r.live.Add(1)
 		// With a watch.Mux, an open watch holds no goroutine.
-		refl.Start(ctx, wg.Done)
+		refl.Start(ctx, r.release)
 	}
 	c.mu.Lock()
-	c.replicas++
-	c.started = append(c.started, r)
+	if i := slices.Index(c.started, old); old != nil && i >= 0 {
+		c.started[i] = r
+	} else {
+		c.replicas++
+		c.started = append(c.started, r)
+	}
 	c.mu.Unlock()
 	for _, e := range r.electors {
-		wg.Add(1)
+		r.live.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.release()
 			e.run(ctx)
 		}()
 	}
 	if r.behaviour != nil {
-		wg.Add(1)
+		r.live.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.release()
 			r.behaviour.run(ctx)
 		}()
+	}
+	r.release()
+}
+
+// release ends one of the replica's holds; the last one marks it gone.
+func (r *replica) release() {
+	if r.live.Add(-1) == 0 {
+		close(r.gone)
+		r.wg.Done()
 	}
 }
 

@@ -52,6 +52,7 @@ type apiCall struct {
 // are counted by key; GETs by the Gets counter.
 func (r *replica) do(ctx context.Context, c apiCall) ([]byte, error) {
 	req := &watch.Request{Verb: c.verb, Path: c.path, Body: c.body, ContentType: c.contentType, Accept: c.accept}
+	r.calls.Add(1)
 	resp, err := c.client.Do(ctx, req)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,8 @@ type DisruptionStep struct {
 	// Impact is what the API server went through during the step, filled
 	// in after the run from the observers' series and the audit log.
 	Impact *StepImpact `json:"impact,omitempty"`
+	// Rollout is a rollout wave's agents and their start-up requests.
+	Rollout *RolloutWave `json:"rollout,omitempty"`
 }
 
 // StepImpact is what clients saw from Started to Ended of a step.

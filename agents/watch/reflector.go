@@ -128,10 +128,55 @@ type Reflector struct {
 	// stays set: a re-list does not make a reflector unsynced, as in
 	// client-go's HasSynced.
 	synced atomic.Bool
+	// first is the first sync's cost, written by the reflector until
+	// synced is set and only read after (FirstSync).
+	first      SyncCost
+	firstStart time.Time
 }
+
+// Resource is the collection the reflector lists, e.g. "pods".
+func (r *Reflector) Resource() string { return r.spec.Resource }
 
 // Synced reports whether the reflector has completed its first list.
 func (r *Reflector) Synced() bool { return r.synced.Load() }
+
+// SyncCost is what a reflector's first list cost: the LIST pages (or the
+// streaming list WATCH) it sent until one succeeded, the bytes and objects
+// they returned, and the time from the first request to the end of the
+// list (to the initial-events-end bookmark), as the client saw it.
+type SyncCost struct {
+	Requests int64
+	Errors   int64
+	Bytes    int64
+	Items    int64
+	Duration time.Duration
+}
+
+// FirstSync returns the cost of the first list once it has completed.
+func (r *Reflector) FirstSync() (SyncCost, bool) {
+	if !r.synced.Load() {
+		return SyncCost{}, false
+	}
+	return r.first, true
+}
+
+// firstRequest counts a request of the first sync (only before it ends).
+func (r *Reflector) firstRequest() {
+	if r.listed {
+		return
+	}
+	if r.firstStart.IsZero() {
+		r.firstStart = r.client.clock.Now()
+	}
+	r.first.Requests++
+}
+
+// firstDone stamps the first sync's duration, before synced is set.
+func (r *Reflector) firstDone() {
+	if !r.listed {
+		r.first.Duration = r.client.clock.Since(r.firstStart)
+	}
+}
 
 // NewReflector builds a reflector; handler may be nil when only the traffic
 // matters (list items are then skipped unread).
@@ -194,11 +239,13 @@ func (r *Reflector) beginSync() {
 		r.client.stats.Relists.Add(1)
 	}
 	r.client.stats.Lists.Add(1)
+	r.firstRequest()
 	r.syncing = true
 }
 
 // endSync: the initial-events-end bookmark arrived.
 func (r *Reflector) endSync() {
+	r.firstDone()
 	r.syncing = false
 	r.rvUnavailable = false
 	r.listed = true
@@ -263,6 +310,7 @@ func (r *Reflector) list(ctx context.Context) error {
 		r.paginated = true
 	}
 	r.rvUnavailable = false
+	r.firstDone()
 	r.listed = true
 	r.synced.Store(true)
 	r.lastRV = append(r.lastRV[:0], listRV...)
@@ -322,10 +370,14 @@ func (r *Reflector) listPage(ctx context.Context, rv string, limit int64, cont s
 	}
 	stats := r.client.stats
 	stats.Lists.Add(1)
+	r.firstRequest()
 	resp, err := r.client.Do(ctx, &Request{Verb: http.MethodGet, Path: r.path, Query: q.Encode(), Accept: accept})
 	if err != nil {
 		if ctx.Err() == nil {
 			stats.Errors.Add(1)
+			if !r.listed {
+				r.first.Errors++
+			}
 		}
 		return listResult{}, err
 	}
@@ -344,6 +396,10 @@ func (r *Reflector) listPage(ctx context.Context, rv string, limit int64, cont s
 	}
 	stats.Bytes.Add(body.n)
 	stats.ListItems.Add(int64(res.items))
+	if !r.listed {
+		r.first.Bytes += body.n
+		r.first.Items += int64(res.items)
+	}
 	if err != nil {
 		if ctx.Err() == nil {
 			stats.Errors.Add(1)
@@ -535,6 +591,9 @@ func (r *Reflector) handleFrame(frame []byte, proto bool) error {
 		framing = 4 // the length prefix
 	}
 	stats.Bytes.Add(int64(len(frame)) + framing)
+	if r.syncing && !r.listed {
+		r.first.Bytes += int64(len(frame)) + framing
+	}
 	r.obj.Reset()
 	var typ EventType
 	var err error
@@ -570,6 +629,9 @@ func (r *Reflector) handleFrame(frame []byte, proto bool) error {
 	if r.syncing && typ == Added {
 		// The initial state: list items, not changes.
 		stats.ListItems.Add(1)
+		if !r.listed {
+			r.first.Items++
+		}
 		if r.handler != nil {
 			ev := Event{Type: Added, Object: &r.obj, FromList: true}
 			r.handler(&ev)
