@@ -160,7 +160,7 @@ func TestServersLateServer(t *testing.T) {
 	o.recordServers([]serverFetch{
 		ok(mustParse(t, body(20, t0.Add(-time.Hour)), at(1))),
 		ok(mustParse(t, body(5, at(0).Add(30*time.Second)), at(1))), // started during the run
-		ok(mustParse(t, body(1000, t0.Add(-time.Hour)), at(1))),      // was up, unreachable at first
+		ok(mustParse(t, body(1000, t0.Add(-time.Hour)), at(1))),     // was up, unreachable at first
 	})
 	s := o.summary(nil)
 	if s.Requests != 10+5 {
