@@ -22,6 +22,11 @@ func (r *run) disruptionPlans() ([]disruption.Plan, error) {
 		}
 		plans = append(plans, faultPlan(f, r.cluster))
 	}
+	rollouts, err := r.rolloutPlans()
+	if err != nil {
+		return nil, err
+	}
+	plans = append(plans, rollouts...)
 	churnFor := r.opts.Profile.Churn.Duration.Duration
 	for _, pl := range plans {
 		if err := pl.Validate(churnFor); err != nil {

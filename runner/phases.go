@@ -193,7 +193,10 @@ func (r *run) churn(ctx context.Context) error {
 	if len(plans) > 0 {
 		dr := &disruption.Runner{Plans: plans, Log: r.log}
 		dr.Start(ctx)
-		defer func() { r.res.Disruptions = dr.StopAndRecord() }()
+		defer func() {
+			r.res.Disruptions = dr.StopAndRecord()
+			r.rollouts.fill(r.res.Disruptions)
+		}()
 	}
 	summary, err := r.engine.Run(ctx)
 	r.res.Churn = summary
