@@ -26,6 +26,7 @@ type page struct {
 	Outages     []outageRow
 	Events      []eventRow
 	Disruptions []disruptionRow
+	APIServers  []apiServerRow
 	Processes   []processRow
 	Keys        []keyRow
 	Probes      []probeRow
@@ -127,6 +128,10 @@ func WriteHTML(w io.Writer, r *results.Result) error {
 	}
 	p.Outages, p.Events = d.outageRows(), d.eventRows()
 	p.Disruptions = disruptionRows(r.Disruptions, churnStartOf(r))
+	p.APIServers = apiServerRows(r)
+	for _, c := range d.apiServerCharts() {
+		p.Charts = append(p.Charts, template.HTML(c.svg()))
+	}
 	p.NodeIncidents, p.NodeIncidentsLine = nodeIncidentRows(r.NodeHealth)
 	p.Processes = processRows(r.Processes)
 	p.Keys = d.keyRows(25)

@@ -108,6 +108,9 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 		}
 		b.WriteString("\n")
 	}
+	if err := writeAPIServerTable(&b, apiServerRows(r)); err != nil {
+		return err
+	}
 
 	if len(r.Processes) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)

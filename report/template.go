@@ -104,7 +104,7 @@ const pageHTML = `<!DOCTYPE html>
 {{range .Disruptions}}{{if .Plan}}<tr><td><b>{{.Kind}} {{.Spec}}</b></td><td>{{.Start}}</td><td></td><td></td><td>{{.End}}</td><td class="num">{{.Took}}</td><td>{{.Outcome}}</td><td class="small">{{.Impact}}</td></tr>
 {{else}}<tr><td>&nbsp;&nbsp;{{.Step}}</td><td>{{.Start}}</td><td>{{.Stopped}}</td><td>{{.Ready}}</td><td>{{.End}}</td><td class="num">{{.Took}}</td><td>{{.Outcome}}</td><td class="small">{{.Impact}}</td></tr>
 {{end}}{{end}}</table>{{end}}
-
+` + apiServersHTML + `
 <h2>What it cost: CPU and memory per process</h2>
 {{if .BudgetLine}}<p>Control-plane CPU budget: {{.BudgetLine}}.</p>{{end}}
 {{if .Processes}}
