@@ -60,6 +60,8 @@ type armSpec struct {
 // at once, so each comparison changes exactly one thing.
 func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, error) {
 	meshes, versions := nonEmpty(a.meshes), nonEmpty(a.k8sVersions)
+	// One --rollout applies to every arm; several make one arm each.
+	rolloutArms := nonEmpty(a.workload.rollouts)
 	argArms, err := parseArgArms(a.apiServerArms)
 	if err != nil {
 		return nil, nil, err
@@ -73,8 +75,11 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 	case len(meshes) > 1 && len(versions) > 1:
 		return nil, nil, fmt.Errorf("--mesh %s and --kubernetes-version %s: vary one of them per comparison, not both",
 			strings.Join(meshes, ","), strings.Join(versions, ","))
-	case len(meshes) < 2 && len(versions) < 2 && len(argArms) < 2:
-		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium), two releases (--kubernetes-version v1.36.3,v1.37.2) or two sets of kube-apiserver arguments (--apiserver-args default --apiserver-args=--max-requests-inflight=50); to compare two existing runs pass their directories instead")
+	case len(rolloutArms) > 1 && (len(meshes) > 1 || len(versions) > 1 || len(argArms) > 0):
+		return nil, nil, fmt.Errorf("--rollout arms (%s) with other arms (--mesh, --kubernetes-version or --apiserver-args): vary one thing per comparison; give a single mesh and release with the rollout arms",
+			strings.Join(rolloutArms, " and "))
+	case len(meshes) < 2 && len(versions) < 2 && len(argArms) < 2 && len(rolloutArms) < 2:
+		return nil, nil, errors.New("--profile runs arms side by side: give at least two meshes (--mesh istio-ambient,cilium), two releases (--kubernetes-version v1.36.3,v1.37.2), two sets of kube-apiserver arguments (--apiserver-args default --apiserver-args=--max-requests-inflight=50) or two rollouts (--rollout cilium-agent@3m,maxUnavailable=2 --rollout cilium-agent@3m,maxUnavailable=50%); to compare two existing runs pass their directories instead")
 	}
 	perMesh, err := a.snapshotsByMesh(meshes)
 	if err != nil {
@@ -91,7 +96,7 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 	}
 	var arms []armSpec
 	var slos map[string]string
-	add := func(name string, mesh *string, k8s string, apiServerArgs []string) error {
+	add := func(name string, mesh *string, k8s string, apiServerArgs []string, rollout string) error {
 		if slices.ContainsFunc(arms, func(s armSpec) bool { return s.name == name }) {
 			return fmt.Errorf("arm %q given twice", name)
 		}
@@ -102,6 +107,10 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		if len(apiServerArgs) > 0 {
 			// The arm's arguments override the profile's flag by flag.
 			p = profiles.Overrides{ExtraArgs: map[string][]string{local.APIServer: apiServerArgs}}.Apply(p)
+		}
+		if rollout != "" {
+			// resolve checked every --rollout; the arm runs its own.
+			p.Disruptions.Rollouts = []string{rollout}
 		}
 		if err := runner.ValidateControlPlaneArgs(runner.Options{Profile: p}); err != nil {
 			return fmt.Errorf("arm %s: %w", name, err)
@@ -130,19 +139,27 @@ func (a *armsFlags) planArms(cmd *cobra.Command) ([]armSpec, map[string]string, 
 		if len(meshes) < 2 {
 			break
 		}
-		if err := add(m, &m, k8s, nil); err != nil {
+		if err := add(m, &m, k8s, nil, ""); err != nil {
 			return nil, nil, err
 		}
 	}
 	if len(versions) > 1 {
 		for _, v := range versions {
-			if err := add(v, mesh, v, nil); err != nil {
+			if err := add(v, mesh, v, nil, ""); err != nil {
 				return nil, nil, err
 			}
 		}
 	}
 	for _, arm := range argArms {
-		if err := add(orDefault(arm.label, defaultArm), mesh, k8s, arm.args); err != nil {
+		if err := add(orDefault(arm.label, defaultArm), mesh, k8s, arm.args, ""); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, ro := range rolloutArms {
+		if len(rolloutArms) < 2 {
+			break
+		}
+		if err := add(ro, mesh, k8s, nil, ro); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -28,6 +28,9 @@ type workloadFlags struct {
 	apiservers int
 	faults     []string
 	upgrade    string
+	// rollouts are --rollout; churn compare makes an arm of each when
+	// there are several (compare_arms.go).
+	rollouts []string
 }
 
 func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
@@ -40,6 +43,7 @@ func (w *workloadFlags) register(f *pflag.FlagSet, defaultProfile string) {
 	f.IntVar(&w.apiservers, "apiservers", 1, fmt.Sprintf("local control plane: run this many kube-apiservers on the one etcd, behind an HAProxy load balancer that every client goes through (1 to %d); overrides the profile's controlPlane.apiservers", profiles.MaxAPIServers))
 	f.StringArrayVar(&w.faults, "fault", nil, "kill a local control-plane process during churn and start it again: PROCESS-kill@AT[+DOWN], PROCESS one of etcd, kube-apiserver (kube-apiserver-2 ... with --apiservers), kube-controller-manager, kube-scheduler, kwok; AT from the start of churn; DOWN default "+profiles.DefaultFaultDowntime.String()+" (e.g. etcd-kill@3m, kwok-kill@90s+30s; repeatable; replaces the profile's disruptions.faults)")
 	f.StringVar(&w.upgrade, "upgrade", "", "rolling upgrade of the local control plane during churn: kubernetes=VERSION@AT replaces each kube-apiserver in turn (graceful termination, wait until Ready), then kube-controller-manager and kube-scheduler, with the release built by `make controlplane K8S_VERSION=VERSION` (e.g. --kubernetes-version v1.36.3 --upgrade kubernetes=v1.37.2@3m); overrides the profile's disruptions.upgrade")
+	f.StringArrayVar(&w.rollouts, "rollout", nil, "restart the mesh's emulated agents during churn in waves, as a DaemonSet or Deployment rollout does: COMPONENT@AT[,maxUnavailable=N|P%], COMPONENT one of cilium-agent, cilium-operator (cilium meshes), istio-cni, istiod (istio-ambient); each wave of maxUnavailable (default 1; a percentage rounds up) starts when the previous wave's agents are ready (e.g. cilium-agent@3m,maxUnavailable=10%; repeatable; replaces the profile's disruptions.rollouts; with churn compare --profile, several make one arm each)")
 	f.StringArrayVar(&w.slos, "slo", nil, "override an SLO threshold, NAME=VALUE (repeatable), e.g. mutating-p99=1s, error-ratio=1%")
 }
 
@@ -69,6 +73,9 @@ func (w *workloadFlags) resolve(cmd *cobra.Command, mesh *string) (profiles.Prof
 	}
 	if flags.Changed("upgrade") {
 		o.Upgrade = &w.upgrade
+	}
+	if flags.Changed("rollout") {
+		o.Rollouts = &w.rollouts
 	}
 	cpus, err := controlPlaneCPUsOverride(cmd, w.cpus)
 	if err != nil {
