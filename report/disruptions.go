@@ -63,7 +63,7 @@ func disruptionRows(ds []results.Disruption, churnStart time.Time) []disruptionR
 		out = append(out, row)
 		for _, s := range d.Steps {
 			r := disruptionRow{Kind: d.Kind, Spec: d.Spec, Step: s.Name, Start: at(s.Started), Stopped: at(s.Stopped),
-				Ready: at(s.Ready), End: at(s.Ended), Outcome: "ok", Impact: impactText(s.Impact)}
+				Ready: at(s.Ready), End: at(s.Ended), Outcome: "ok", Impact: joinText(rolloutText(s.Rollout), impactText(s.Impact))}
 			if !s.Ended.IsZero() {
 				r.Took = s.Ended.Sub(s.Started).Round(100 * time.Millisecond).String()
 			}
