@@ -161,6 +161,9 @@ func newRunCommand(logger *zap.Logger) *cobra.Command {
 			if err := runner.CheckRealCilium(opts); err != nil {
 				return err
 			}
+			if err := runner.CheckRollouts(opts); err != nil {
+				return err
+			}
 			stopProfile, err := startCPUProfile(cpuProf)
 			if err != nil {
 				return err

@@ -34,6 +34,26 @@ type rolloutRecord struct {
 	waves []*results.RolloutWave
 }
 
+// CheckRollouts refuses, before any cluster work, rollouts of per-node
+// agents that run in churn agents shards (--agents external): their
+// replicas are not this process's to restart.
+func CheckRollouts(o Options) error {
+	if o.Agents != agents.AgentsExternal {
+		return nil
+	}
+	for _, s := range o.Profile.Disruptions.Rollouts {
+		ro, err := profiles.ParseRollout(s)
+		if err != nil {
+			return fmt.Errorf("--rollout %s: %w", s, err)
+		}
+		if ro.Component == profiles.RolloutCiliumAgent || ro.Component == profiles.RolloutIstioCNI {
+			return fmt.Errorf("--rollout %s: with --agents %s the %s agents run in churn agents shards, which a run cannot restart; use --agents %s",
+				s, agents.AgentsExternal, ro.Component, agents.AgentsInternal)
+		}
+	}
+	return nil
+}
+
 // rolloutPlans turns disruptions.rollouts into plans over the run's mesh.
 func (r *run) rolloutPlans() ([]disruption.Plan, error) {
 	specs := r.opts.Profile.Disruptions.Rollouts

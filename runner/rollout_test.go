@@ -184,3 +184,20 @@ func TestRolloutPlanRefusesAComponentNotRunning(t *testing.T) {
 		t.Errorf("plan without agents = %v", err)
 	}
 }
+
+func TestCheckRolloutsRefusesShardedAgents(t *testing.T) {
+	o := Options{Agents: agents.AgentsExternal}
+	o.Profile.Disruptions.Rollouts = []string{"cilium-operator@1m", "cilium-agent@2m"}
+	if err := CheckRollouts(o); err == nil || !strings.Contains(err.Error(), "--rollout cilium-agent@2m") || !strings.Contains(err.Error(), "--agents external") {
+		t.Errorf("CheckRollouts = %v", err)
+	}
+	o.Profile.Disruptions.Rollouts = o.Profile.Disruptions.Rollouts[:1]
+	if err := CheckRollouts(o); err != nil {
+		t.Errorf("operator rollout with sharded agents: %v", err)
+	}
+	o.Agents = agents.AgentsInternal
+	o.Profile.Disruptions.Rollouts = []string{"cilium-agent@2m"}
+	if err := CheckRollouts(o); err != nil {
+		t.Errorf("internal agents: %v", err)
+	}
+}
