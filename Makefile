@@ -14,6 +14,8 @@
 #   make controlplane K8S_VERSION=v1.36.3
 #                     also build another pinned Kubernetes release into
 #                     bin/k8s/<version>/ (for churn run --kubernetes-version)
+#   make upgrade      the release upgrades are rehearsed from (UPGRADE_FROM,
+#                     v1.36.3) and HAProxy, for --apiservers and --upgrade
 #
 # The control plane (etcd, kube-apiserver, kube-controller-manager,
 # kube-scheduler, kwok) is built from the separate module in
@@ -56,7 +58,20 @@ $(REL_BINS): $(REL_DIR)/go.mod $(REL_DIR)/go.sum
 	cd $(REL_DIR) && $(GO) build -ldflags "$(call k8s_ldflags,$(K8S_VERSION))" -o $@ k8s.io/kubernetes/cmd/$(notdir $@)
 endif
 
-.PHONY: all churn controlplane kwok istiod cilium run test unit bench bench-ramp fuzz image vet clean
+.PHONY: all churn controlplane kwok istiod cilium run test unit bench bench-ramp fuzz image vet clean upgrade haproxy
+
+# The release a rolling upgrade starts from in the tests and the README's
+# examples; the upgrade goes to the default release.
+UPGRADE_FROM ?= v1.36.3
+
+upgrade: haproxy
+	$(MAKE) controlplane K8S_VERSION=$(UPGRADE_FROM)
+
+# Several API servers run behind HAProxy (Debian's package, as in kubeadm's
+# HA guide); one API server needs none.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || { echo "installing haproxy (Debian package) for --apiservers"; \
+		apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 
 all: churn controlplane
 
@@ -129,7 +144,7 @@ vet:
 # Integration tests need the real binaries; CHURN_REQUIRE_BINARIES makes a
 # missing binary a failure instead of a skip.
 # TEST_FUZZTIME=5s adds a brief run of every fuzz target after the tests.
-test: all
+test: all upgrade
 	CHURN_REQUIRE_BINARIES=1 TEST_FUZZTIME=$(TEST_FUZZTIME) ./hack/test.sh
 
 unit:

@@ -58,6 +58,10 @@ and print the kubeconfig to use. Stop it with 'churn down'.
 
 Ports are chosen free unless set. Each process logs to DIR/logs/<name>.log.
 
+With --apiservers N, N kube-apiservers (kube-apiserver, kube-apiserver-2, ...)
+share the one etcd behind HAProxy, which checks each one's /readyz every
+second; the kubeconfig and every component go through it.
+
 The control plane gets a CPU budget (--control-plane-cpus, default auto: 75%
 of the CPUs online), a cgroup quota set before its first process starts,
 so kwok, and a churn run pointed at the cluster with --kubeconfig, keep the
@@ -66,6 +70,9 @@ rest of the machine.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if nodes < 1 || nodes > maxNodes {
 				return fmt.Errorf("--nodes %d: must be between 1 and %d", nodes, maxNodes)
+			}
+			if opts.APIServers < 1 || opts.APIServers > profiles.MaxAPIServers {
+				return fmt.Errorf("--apiservers %d: must be between 1 and %d", opts.APIServers, profiles.MaxAPIServers)
 			}
 			extraArgs, err := extra.parse()
 			if err != nil {
@@ -106,7 +113,8 @@ rest of the machine.`,
 	}
 	cf.register(cmd)
 	cmd.Flags().IntVar(&nodes, "nodes", 5, fmt.Sprintf("number of KWOK fake nodes (1-%d)", maxNodes))
-	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one)")
+	cmd.Flags().IntVar(&opts.Ports.APIServer, "apiserver-port", 0, "kube-apiserver secure port (0 = pick a free one); with --apiservers, the first API server's")
+	cmd.Flags().IntVar(&opts.APIServers, "apiservers", 1, fmt.Sprintf("run this many kube-apiservers on the one etcd behind an HAProxy load balancer (Debian package haproxy), which the kubeconfig points at (1-%d)", profiles.MaxAPIServers))
 	cmd.Flags().IntVar(&opts.Ports.Etcd, "etcd-port", 0, "etcd client port (0 = pick a free one)")
 	cmd.Flags().BoolVar(&cpuPriority, "cpu-priority", true, "give etcd, kube-apiserver, kube-controller-manager and kube-scheduler CPU before kwok (cgroup cpu.shares or cpu.weight, else nice) and their CPU budget (--control-plane-cpus); --cpu-priority=false runs without a budget and refuses one of a given size")
 	registerControlPlaneCPUs(cmd.Flags(), &cpus, string(profiles.CPUsAuto), "")

@@ -22,6 +22,16 @@ func (r *run) disruptionPlans() ([]disruption.Plan, error) {
 		}
 		plans = append(plans, faultPlan(f, r.cluster))
 	}
+	if s := d.Upgrade; s != "" {
+		u, err := profiles.ParseUpgrade(s)
+		if err != nil {
+			return nil, fmt.Errorf("disruptions.upgrade: %w", err)
+		}
+		if r.cluster == nil {
+			return nil, fmt.Errorf("--upgrade %s: upgrades need the local control plane", s)
+		}
+		plans = append(plans, upgradePlan(u, runningRelease(r.opts), r.cluster, r.client, r.clientConfig))
+	}
 	rollouts, err := r.rolloutPlans()
 	if err != nil {
 		return nil, err

@@ -43,6 +43,9 @@ func ValidateTarget(o Options) error {
 			return fmt.Errorf("--apiservers %d: the local control plane's; a --kubeconfig or --in-cluster cluster runs its own", o.Profile.ControlPlane.APIServers)
 		}
 	}
+	if err := CheckUpgrade(o); err != nil {
+		return err
+	}
 	switch o.KWOK {
 	case "", KWOKExternal:
 	case KWOKInstall:

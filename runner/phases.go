@@ -33,6 +33,11 @@ func (r *run) startObservers(ctx context.Context) error {
 	if r.cluster != nil {
 		r.controlPlane = newControlPlane(r.cluster)
 		env.ControlPlane = r.controlPlane
+		if eps := r.cluster.APIServerEndpoints(); len(eps) > 1 {
+			for _, ep := range eps {
+				env.APIServers = append(env.APIServers, observers.APIServerEndpoint{Name: ep.Name, URL: ep.URL})
+			}
+		}
 	}
 	for _, spec := range r.opts.Profile.Observers {
 		o, err := observers.New(spec)
@@ -196,6 +201,7 @@ func (r *run) churn(ctx context.Context) error {
 		defer func() {
 			r.res.Disruptions = dr.StopAndRecord()
 			r.rollouts.fill(r.res.Disruptions)
+			r.countListsAndWatches(r.res.Disruptions)
 		}()
 	}
 	summary, err := r.engine.Run(ctx)

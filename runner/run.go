@@ -47,11 +47,14 @@ type run struct {
 	// setupOnly marks a run that stops after setup (SetUp): nothing of its
 	// control plane is measured, so it may be tuned for the ramp alone.
 	setupOnly bool
-	log       *zap.Logger
-	clk       clock.WithTicker
-	res       *results.Result
-	target    *target.Target
-	cluster   *local.Cluster
+	// auditLog is the first API server's audit log, "" when none is kept
+	// (auditOptions).
+	auditLog string
+	log      *zap.Logger
+	clk      clock.WithTicker
+	res      *results.Result
+	target   *target.Target
+	cluster  *local.Cluster
 	// controlPlane is what observers see of cluster (nil for a remote target).
 	controlPlane *controlPlane
 	client       kubernetes.Interface
@@ -233,6 +236,8 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("profile %s: %s %q: %w", r.opts.Profile.Name, cpusField, string(r.opts.Profile.ControlPlane.CPUs), err)
 		}
+		audit := r.auditOptions(dir)
+		r.auditLog = audit.LogPath
 		c, err := local.Up(ctx, local.Options{
 			Dir:                       dir,
 			BinDir:                    r.opts.BinDir,
@@ -248,6 +253,11 @@ func (r *run) resolveTarget(ctx context.Context) error {
 			// Spread scoring costs O(pods) per pod scheduled; see local.Options.
 			SchedulerWithoutDefaultSpread: r.setupOnly,
 			ExtraArgs:                     r.opts.Profile.ControlPlane.ExtraArgs,
+			APIServers:                    r.opts.Profile.ControlPlane.APIServerCount(),
+			// A rolling upgrade hands the controllers' leases over, as
+			// on an HA control plane.
+			LeaderElection: r.opts.Profile.Disruptions.Upgrade != "",
+			Audit:          audit,
 		})
 		if err != nil {
 			return fmt.Errorf("start local control plane: %w", err)

@@ -13,10 +13,23 @@ import (
 type AuditOptions struct {
 	// LogPath is the audit log (JSON lines). Setting it turns auditing on.
 	LogPath string
-	// PolicyFile is the audit policy; empty writes MetadataAuditPolicy
-	// next to the log.
+	// PolicyFile is the audit policy; empty writes Policy (default
+	// MetadataAuditPolicy) next to the log.
 	PolicyFile string
+	Policy     string
 }
+
+// ListWatchAuditPolicy records only LISTs (when answered) and WATCHes
+// (when their response starts): enough to count relists and re-watches by
+// client during a disruption at a fraction of a full log's cost.
+const ListWatchAuditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+- level: Metadata
+  verbs: ["list", "watch"]
+- level: None
+`
 
 // MetadataAuditPolicy records every request at the Metadata level (no
 // bodies) once it has been answered; a WATCH is also recorded when its
@@ -49,7 +62,11 @@ func (a *AuditOptions) resolve() error {
 	}
 	if a.PolicyFile == "" {
 		a.PolicyFile = filepath.Join(filepath.Dir(a.LogPath), "audit-policy.yaml")
-		if err := writeFile0600(a.PolicyFile, []byte(MetadataAuditPolicy)); err != nil {
+		policy := a.Policy
+		if policy == "" {
+			policy = MetadataAuditPolicy
+		}
+		if err := writeFile0600(a.PolicyFile, []byte(policy)); err != nil {
 			return fmt.Errorf("audit: writing policy: %w", err)
 		}
 	}

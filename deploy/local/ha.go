@@ -1,7 +1,12 @@
 package local
 
 import (
+	"bufio"
+	"context"
+	"encoding/csv"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -69,15 +74,19 @@ func findHAProxy() (string, error) {
 
 // haproxyConfig is a TCP (TLS passthrough) load balancer over the API
 // servers, as in kubeadm's HA guide: round robin, each server checked on
-// /readyz every second and taken out after two failures, so a server that
+// /readyz every half second and taken out after two failures, so a server that
 // begins shutting down (its /readyz fails first) stops getting new
 // connections. Connections already open stay with their server until it
 // closes them, as watches do on a real load balancer.
-func haproxyConfig(lbPort int, servers []int) string {
+func haproxyConfig(lbPort int, servers []int, statsSocket string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by churn for this cluster; rewritten at every start.
 global
-  maxconn 100000
+  # Two descriptors a connection; 8,000 fits the usual 20,000 open-file
+  # limit and every client of a 1,000-node emulation.
+  maxconn 8000
+  # Read by churn to tell when a server is back in rotation.
+  stats socket %s mode 600 level user
 
 defaults
   mode tcp
@@ -89,14 +98,16 @@ defaults
 
 frontend kube-apiserver
   bind %s:%d
-  default_backend kube-apiservers
+  default_backend %s
 
-backend kube-apiservers
+backend %s
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-  default-server check check-ssl verify none inter 1s fall 2 rise 1
-`, loopback, lbPort)
+  # Out of rotation within a second of /readyz failing, well inside the
+  # API server's shutdown delay.
+  default-server check check-ssl verify none inter 500ms fall 2 rise 1
+`, statsSocket, loopback, lbPort, backendName, backendName)
 	for i, port := range servers {
 		fmt.Fprintf(&b, "  server %s %s:%d\n", apiServerName(i+1), loopback, port)
 	}
@@ -159,8 +170,86 @@ func (c *Cluster) APIServerEndpoints() []APIServerEndpoint {
 // writeHAProxyConfig writes the load balancer's configuration.
 func writeHAProxyConfig(p paths, ports Ports) error {
 	servers := append([]int{ports.APIServer}, ports.ExtraAPIServers...)
-	if err := os.WriteFile(p.haproxyConfig(), []byte(haproxyConfig(ports.LoadBalancer, servers)), 0o644); err != nil {
+	if err := os.WriteFile(p.haproxyConfig(), []byte(haproxyConfig(ports.LoadBalancer, servers, p.haproxySocket())), 0o644); err != nil {
 		return fmt.Errorf("writing HAProxy configuration: %w", err)
 	}
 	return nil
+}
+
+// backendName is the HAProxy backend of the API servers.
+const backendName = "kube-apiservers"
+
+// WaitBalanced waits until the load balancer has the named API server in
+// rotation again (its health check passed), so that a rolling upgrade
+// never takes a server down while the one before is still out of
+// rotation. Without a load balancer it returns at once.
+func (c *Cluster) WaitBalanced(ctx context.Context, name string) error {
+	if c.ports.LoadBalancer == 0 {
+		return nil
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	var status string
+	var err error
+	for {
+		status, err = serverStatus(ctx, c.paths.haproxySocket(), name)
+		if err == nil && status == "UP" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for HAProxy to put %s back in rotation: %w (status %q, %v)", name, ctx.Err(), status, err)
+		case <-tick.C:
+		}
+	}
+}
+
+// serverStatus asks HAProxy's stats socket for one server's status ("UP",
+// "DOWN", "UP 1/2" while going down, ...).
+func serverStatus(ctx context.Context, socket, server string) (string, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", socket)
+	if err != nil {
+		return "", fmt.Errorf("HAProxy stats socket: %w", err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := io.WriteString(conn, "show stat\n"); err != nil {
+		return "", fmt.Errorf("HAProxy stats socket: %w", err)
+	}
+	return statusFromCSV(conn, server)
+}
+
+// statusFromCSV finds a server of the API servers' backend in HAProxy's
+// "show stat" CSV, whose header line starts with "# ".
+func statusFromCSV(r io.Reader, server string) (string, error) {
+	br := bufio.NewReader(r)
+	head, err := br.ReadString('\n')
+	if err != nil {
+		return "", fmt.Errorf("HAProxy stats: reading header: %w", err)
+	}
+	idx := map[string]int{}
+	for i, c := range strings.Split(strings.TrimSpace(strings.TrimPrefix(head, "# ")), ",") {
+		idx[c] = i
+	}
+	px, okP := idx["pxname"]
+	sv, okS := idx["svname"]
+	st, okT := idx["status"]
+	if !okP || !okS || !okT {
+		return "", fmt.Errorf("HAProxy stats: header %q lacks pxname, svname or status", strings.TrimSpace(head))
+	}
+	cr := csv.NewReader(br)
+	cr.FieldsPerRecord = -1
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return "", fmt.Errorf("HAProxy stats: no server %s in backend %s", server, backendName)
+		}
+		if err != nil {
+			return "", fmt.Errorf("HAProxy stats: %w", err)
+		}
+		if len(rec) > max(px, sv, st) && rec[px] == backendName && rec[sv] == server {
+			return rec[st], nil
+		}
+	}
 }

@@ -222,3 +222,4 @@ func (p paths) schedulerConfig() string    { return filepath.Join(p.dir, "schedu
 func (p paths) kwokDir() string            { return filepath.Join(p.dir, "kwok") }
 func (p paths) kwokConfig() string         { return filepath.Join(p.dir, "kwok", "kwok.yaml") }
 func (p paths) haproxyConfig() string      { return filepath.Join(p.dir, "haproxy.cfg") }
+func (p paths) haproxySocket() string      { return filepath.Join(p.dir, "haproxy.sock") }

@@ -151,12 +151,23 @@ func (c *Cluster) Replace(ctx context.Context, name, kubernetesVersion string, o
 	return nil
 }
 
+// APIServerTerminationGrace is how long a replaced kube-apiserver gets
+// between SIGTERM and SIGKILL: a kubelet's default for a static pod
+// (kubeadm's manifest sets none), unless its shutdown delay and watch
+// termination grace period need longer. An API server whose clients hold
+// watches does not exit by itself sooner: it waits up to its request
+// timeout (60 s) for them, so without a watch grace period the kill cuts
+// its watches all at once, as on such a cluster.
+const APIServerTerminationGrace = 30 * time.Second
+
 // stopGraceOf is how long the named process gets between SIGTERM and
-// SIGKILL: kube-apiserver also waits --shutdown-delay-duration and
-// --shutdown-watch-termination-grace-period before it exits.
+// SIGKILL when it is replaced.
 func (c *Cluster) stopGraceOf(name string) time.Duration {
 	if baseName(name) != APIServer {
 		return stopGrace
 	}
-	return stopGrace + c.apiServerShutdownWait()
+	return max(APIServerTerminationGrace, c.apiServerShutdownWait()+5*time.Second)
 }
+
+// APIServerTerminationGraceOf is the grace a replaced kube-apiserver gets.
+func (c *Cluster) APIServerTerminationGraceOf() time.Duration { return c.stopGraceOf(APIServer) }
