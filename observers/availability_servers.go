@@ -45,6 +45,9 @@ func (o *availability) probeServers(ctx context.Context, wg *sync.WaitGroup) []s
 }
 
 func (o *availability) recordServers(t time.Time, errs []string) {
+	if len(o.servers) == 0 {
+		return
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for i, s := range o.servers {
