@@ -277,3 +277,20 @@ func TestAPIServerMetricsTwoServersEndToEnd(t *testing.T) {
 		t.Errorf("APIServers JSON = %s (%v)", b, err)
 	}
 }
+
+// With one API server nothing of the per-server path shows: no servers,
+// no pooled series, no r.APIServers.
+func TestOneServerWritesNoPerServerFigures(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+	o := testAPIMetrics(t)
+	o.record(mustParse(t, metricsText([4]int{1, 1, 1, 1}, [4]int{}, 0, map[string]int{"200": 1}, 100, 1), t0), "text", nil)
+	o.record(mustParse(t, metricsText([4]int{9, 9, 9, 9}, [4]int{}, 0, map[string]int{"200": 9}, 100, 2), t0.Add(time.Minute)), "text", nil)
+	r := &results.Result{}
+	if err := o.Summarize(r); err != nil {
+		t.Fatal(err)
+	}
+	raw := string(r.Observers[APIServerMetricsName])
+	if strings.Contains(raw, `"servers"`) || strings.Contains(raw, SeriesMutatingP99Pooled) || r.APIServers != nil {
+		t.Errorf("one API server wrote per-server figures: %s %+v", raw, r.APIServers)
+	}
+}
