@@ -270,6 +270,10 @@ func (r *run) finish(completed bool) error {
 			errs = append(errs, &observers.ObserverError{Observer: o.Name(), Op: "summarize", Err: err})
 		}
 	}
+	// Impacts read the observers' summaries, so they follow Summarize.
+	if err := observers.FillStepImpacts(r.res); err != nil {
+		errs = append(errs, err)
+	}
 	var api observers.APIServerSummary
 	if ok, err := observers.GetObserver(r.res, observers.APIServerMetricsName, &api); err == nil && ok {
 		r.installFigures(api.Install)
