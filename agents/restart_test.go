@@ -157,3 +157,48 @@ func TestRestartTakesLeaseOver(t *testing.T) {
 		t.Errorf("the restarted operator holds the lease at once; the old holder's lease had not expired")
 	}
 }
+
+func TestRestartIstioCNIStreamsItsListsAgain(t *testing.T) {
+	srv := newFakeCluster(t)
+	names := nodes(2)
+	mustCreate(t, srv, runNamespace("ns-1", nil))
+	for i, n := range names {
+		mustCreate(t, srv, node(n), runPod("ns-1", fmt.Sprintf("web-%d", i), n, fmt.Sprintf("10.64.0.%d", i+10)))
+	}
+	cfg := testConfig(t, srv, MeshIstioAmbient, names...)
+	m := startMesh(t, cfg)
+	eventually(t, "istio-cni agents synced", func() bool {
+		c, err := m.component("istio-cni")
+		if err != nil {
+			return false
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.started) == 2 && c.started[0].synced() && c.started[1].synced()
+	})
+	before := len(srv.Requests())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := m.Restart(ctx, "istio-cni", []string{"istio-cni-" + names[1]}, nil)
+	if err != nil || len(got) != 1 || !got[0].Ready || len(got[0].Lists) != 3 {
+		t.Fatalf("Restart = %+v, %v; want ready with its three informers listed", got, err)
+	}
+	streams := 0
+	for _, r := range srv.Requests()[before:] {
+		q, _ := url.ParseQuery(r.Query)
+		if r.Verb == "watch" && q.Get("sendInitialEvents") == "true" {
+			streams++
+			if r.Resource == "pods" && q.Get("fieldSelector") != "spec.nodeName="+names[1] {
+				t.Errorf("restarted agent's pod watch selects %q", q.Get("fieldSelector"))
+			}
+		}
+	}
+	if streams != 3 {
+		t.Errorf("streaming lists after the restart = %d, want the agent's 3 informers", streams)
+	}
+	for _, l := range got[0].Lists {
+		if l.Resource == "pods" && l.Items != 1 {
+			t.Errorf("restarted agent's pod list = %+v, want its node's one pod", l)
+		}
+	}
+}
