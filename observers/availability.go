@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -135,7 +136,7 @@ func (o *availability) checkOnce(ctx context.Context) {
 	c := healthCheck{T: o.env.Clock.Now()}
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); c.ReadyErr = o.probe(ctx, o.rest, "/readyz") }()
+	go func() { defer wg.Done(); c.ReadyErr = o.probeServing(ctx, o.rest) }()
 	go func() { defer wg.Done(); c.LiveErr = o.probe(ctx, o.rest, "/livez") }()
 	serverErrs := o.probeServers(ctx, &wg)
 	wg.Wait()
@@ -158,6 +159,35 @@ func (o *availability) checkOnce(ctx context.Context) {
 	if o.afterCheck != nil {
 		o.afterCheck()
 	}
+}
+
+// probeServing is /readyz as clients experience it: a server that fails
+// readiness only because it is shutting down still answers every request
+// (kube-apiserver's --shutdown-delay-duration is exactly that window, for
+// load balancers to notice), so it counts as serving. Each API server's own
+// readiness (probeServers) still counts it as not ready.
+func (o *availability) probeServing(ctx context.Context, rc rest.Interface) string {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	body, err := rc.Get().AbsPath("/readyz").Param("verbose", "true").MaxRetries(0).DoRaw(ctx)
+	if err == nil || onlyShuttingDown(string(body)+"\n"+err.Error()) {
+		return ""
+	}
+	return truncate(err.Error(), 300)
+}
+
+// onlyShuttingDown reports whether a verbose /readyz answer fails on the
+// shutdown check alone.
+func onlyShuttingDown(readyz string) bool {
+	failed := map[string]bool{}
+	for _, line := range strings.Split(strings.ReplaceAll(readyz, `\n`, "\n"), "\n") {
+		line = strings.TrimSpace(line)
+		if i := strings.Index(line, "[-]"); i >= 0 {
+			name, _, _ := strings.Cut(line[i+3:], " ")
+			failed[name] = true
+		}
+	}
+	return len(failed) == 1 && failed["shutdown"]
 }
 
 func (o *availability) probe(ctx context.Context, rc rest.Interface, path string) string {

@@ -124,3 +124,19 @@ func TestOutagesOpenAtEnd(t *testing.T) {
 		t.Errorf("longest %v downtime %v, want 1 and 2", a.LongestSeconds, a.DowntimeSeconds)
 	}
 }
+
+func TestOnlyShuttingDown(t *testing.T) {
+	draining := "[+]ping ok\n[+]log ok\n[+]etcd ok\n[-]shutdown failed: reason withheld\nreadyz check failed"
+	quoted := `an error on the server ("[+]ping ok\n[+]etcd ok\n[-]shutdown failed: reason withheld\nreadyz check failed") has prevented the request from succeeding`
+	for text, want := range map[string]bool{
+		draining: true,
+		quoted:   true,
+		"[+]ping ok\n[-]etcd failed: reason withheld\n[-]shutdown failed: reason withheld": false,
+		"[+]ping ok\n[-]informer-sync failed: reason withheld":                             false,
+		"connection refused": false,
+	} {
+		if got := onlyShuttingDown(text); got != want {
+			t.Errorf("onlyShuttingDown(%q) = %v, want %v", text, got, want)
+		}
+	}
+}

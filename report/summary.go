@@ -145,20 +145,28 @@ func Summary(w io.Writer, r *results.Result, reportPath string) error {
 	return nil
 }
 
-// costLine compares churn's CPU with kube-apiserver's.
+// costLine compares churn's CPU with the API servers' (all of them, when
+// several run behind a load balancer).
 func costLine(ps []results.ProcessUsage) string {
-	var tester, api *results.ProcessUsage
+	var tester *results.ProcessUsage
+	var apiCPU float64
+	servers := 0
 	for i := range ps {
-		switch ps[i].Name {
-		case observers.TesterProcess:
+		switch {
+		case ps[i].Name == observers.TesterProcess:
 			tester = &ps[i]
-		case "kube-apiserver":
-			api = &ps[i]
+		case ps[i].Name == "kube-apiserver" || strings.HasPrefix(ps[i].Name, "kube-apiserver-"):
+			apiCPU += ps[i].CPUSeconds
+			servers++
 		}
 	}
-	if tester == nil || api == nil || api.CPUSeconds == 0 {
+	if tester == nil || apiCPU == 0 {
 		return ""
 	}
-	return fmt.Sprintf("churn used %.1f CPU s, %s of kube-apiserver's %.1f CPU s.",
-		tester.CPUSeconds, observers.FormatPercent(tester.CPUSeconds/api.CPUSeconds), api.CPUSeconds)
+	whose := "kube-apiserver's"
+	if servers > 1 {
+		whose = fmt.Sprintf("the %d kube-apiservers'", servers)
+	}
+	return fmt.Sprintf("churn used %.1f CPU s, %s of %s %.1f CPU s.",
+		tester.CPUSeconds, observers.FormatPercent(tester.CPUSeconds/apiCPU), whose, apiCPU)
 }

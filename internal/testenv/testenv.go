@@ -6,6 +6,7 @@ package testenv
 import (
 	"bufio"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,6 +60,35 @@ func RequireBinaries(t testing.TB) string {
 	}
 	if testing.Short() {
 		t.Skip("skipping local control-plane test in -short mode")
+	}
+	return bin
+}
+
+// UpgradeFrom is the release rolling-upgrade tests start from (the
+// Makefile's UPGRADE_FROM, built by make upgrade): one minor before the
+// default.
+const UpgradeFrom = "v1.36.3"
+
+// RequireUpgrade returns bin/ when the binaries of the default release and
+// of UpgradeFrom are built and HAProxy is installed, as make upgrade
+// leaves them; it skips (or fails under CHURN_REQUIRE_BINARIES=1)
+// otherwise.
+func RequireUpgrade(t testing.TB) string {
+	t.Helper()
+	bin := RequireBinaries(t)
+	var missing []string
+	if _, err := local.CheckBinariesFor(bin, UpgradeFrom); err != nil {
+		missing = append(missing, err.Error())
+	}
+	if _, err := exec.LookPath("haproxy"); err != nil {
+		missing = append(missing, "haproxy is not installed")
+	}
+	if len(missing) > 0 {
+		msg := strings.Join(missing, "; ") + " (make upgrade builds and installs both)"
+		if os.Getenv("CHURN_REQUIRE_BINARIES") == "1" {
+			t.Fatalf("CHURN_REQUIRE_BINARIES=1: %s", msg)
+		}
+		t.Skipf("skipping upgrade test: %s", msg)
 	}
 	return bin
 }
