@@ -96,7 +96,8 @@ func impactText(im *results.StepImpact) string {
 	}
 	parts = append(parts, fmt.Sprintf("429s %.0f (APF %.0f)", im.Throttled, im.APFRejected))
 	if len(im.Lists) > 0 || len(im.Watches) > 0 {
-		parts = append(parts, "LISTs "+countsText(im.Lists), "watches "+countsText(im.Watches))
+		parts = append(parts, "LISTs "+countsText(im.Lists), "watches "+countsText(im.Watches),
+			fmt.Sprintf("at most %d a second", im.PeakPerSecond))
 	}
 	switch {
 	case im.RecoverySeconds < 0:

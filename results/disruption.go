@@ -92,6 +92,10 @@ type StepImpact struct {
 	// the API servers' audit logs; nil when the run kept none.
 	Lists   map[string]int `json:"lists,omitempty"`
 	Watches map[string]int `json:"watches,omitempty"`
+	// PeakPerSecond is the most LISTs and watch establishments together
+	// in any one second of the step: how aligned the clients' relists
+	// were.
+	PeakPerSecond int `json:"peakPerSecond,omitempty"`
 	// RecoverySeconds is how long after Ended the mutating p99 took to
 	// return within 20% of its level before the plan began; -1 when it
 	// did not before churn ended.

@@ -40,6 +40,12 @@ func (r *run) countListsAndWatches(ds []results.Disruption) {
 		}
 		reqs = append(reqs, got...)
 	}
+	countStepRequests(ds, reqs)
+}
+
+// countStepRequests fills each ended step's Lists, Watches and
+// PeakPerSecond from the requests received between its start and end.
+func countStepRequests(ds []results.Disruption, reqs []auditmix.Request) {
 	for i := range ds {
 		for j := range ds[i].Steps {
 			s := &ds[i].Steps[j]
@@ -47,6 +53,8 @@ func (r *run) countListsAndWatches(ds []results.Disruption) {
 				continue
 			}
 			lists, watches := map[string]int{}, map[string]int{}
+			perSecond := map[int64]int{}
+			peak := 0
 			for _, q := range reqs {
 				if q.Received.Before(s.Started) || q.Received.After(s.Ended) {
 					continue
@@ -56,12 +64,17 @@ func (r *run) countListsAndWatches(ds []results.Disruption) {
 					lists[clientOf(q.UserAgent)]++
 				case "watch", "watchlist":
 					watches[clientOf(q.UserAgent)]++
+				default:
+					continue
 				}
+				sec := q.Received.Unix()
+				perSecond[sec]++
+				peak = max(peak, perSecond[sec])
 			}
 			if s.Impact == nil {
 				s.Impact = &results.StepImpact{}
 			}
-			s.Impact.Lists, s.Impact.Watches = lists, watches
+			s.Impact.Lists, s.Impact.Watches, s.Impact.PeakPerSecond = lists, watches, peak
 		}
 	}
 }
