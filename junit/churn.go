@@ -3,6 +3,7 @@ package junit
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/churn-dev/churn/report"
 	"github.com/churn-dev/churn/results"
@@ -13,6 +14,8 @@ const (
 	classSLO       = "churn.slo"
 	classFigure    = "churn.figure"
 	classSimulator = "churn.simulator"
+	// classDisruption holds a case per fault, upgrade or rollout.
+	classDisruption = "churn.disruption"
 )
 
 // FromRun is one run's suite: a case per SLO, and per simulator check
@@ -37,7 +40,38 @@ func FromRun(r *results.Result) Suite {
 		s.Add(sloCase(slo.Name, slo.Status, slo.Measured, slo.Threshold, slo.Reason, inconclusive))
 	}
 	addBehind(&s, r)
+	for _, d := range r.Disruptions {
+		s.Add(disruptionCase(d))
+	}
 	return s
+}
+
+// disruptionCase is one fault, upgrade or rollout: failed when a step
+// failed or the plan did not finish (the rehearsal did not happen as
+// planned), its steps' timeline in the output either way. What the API
+// server went through is judged by the SLO cases.
+func disruptionCase(d results.Disruption) Case {
+	c := Case{Name: d.Kind + " " + d.Spec, Classname: classDisruption}
+	var b strings.Builder
+	for _, st := range d.Steps {
+		fmt.Fprintf(&b, "%s: %s", st.Name, st.Started.UTC().Format("15:04:05"))
+		if !st.Ready.IsZero() {
+			fmt.Fprintf(&b, ", ready after %s", st.Ready.Sub(st.Started).Round(100*time.Millisecond))
+		}
+		if im := st.Impact; im != nil {
+			fmt.Fprintf(&b, ", outage %.1fs, 429s %.0f, LISTs+watches at most %d/s", im.OutageSeconds, im.Throttled, im.PeakPerSecond)
+		}
+		if st.Error != "" {
+			fmt.Fprintf(&b, ", failed: %s", st.Error)
+		}
+		b.WriteString("\n")
+	}
+	if d.Error != "" {
+		c.Failure = &Message{Type: "DisruptionIncomplete", Message: d.Error, Text: b.String()}
+	} else {
+		c.SystemOut = b.String()
+	}
+	return c
 }
 
 // sloCase judges one SLO: breached is a failure, skipped or disabled a

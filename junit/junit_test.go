@@ -124,3 +124,29 @@ func TestFromRepeatsAndComparison(t *testing.T) {
 	}
 	checkSchema(t, doc)
 }
+
+func TestFromRunDisruptions(t *testing.T) {
+	r := run("d", 0.2)
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	r.Disruptions = []results.Disruption{
+		{Kind: results.DisruptionUpgrade, Spec: "kubernetes=v1.37.2@3m", Steps: []results.DisruptionStep{
+			{Name: "kube-apiserver v1.36.3 -> v1.37.2", Started: t0, Ready: t0.Add(32 * time.Second), Ended: t0.Add(33 * time.Second),
+				Impact: &results.StepImpact{OutageSeconds: 0, Throttled: 4, PeakPerSecond: 17}},
+		}},
+		{Kind: results.DisruptionFault, Spec: "etcd-kill@9m", Error: "not started: the churn phase ended after 5m0s"},
+	}
+	s := FromRun(r)
+	up := caseNamed(t, s, "upgrade kubernetes=v1.37.2@3m")
+	if up.Failure != nil || !strings.Contains(up.SystemOut, "ready after 32s, outage 0.0s, 429s 4, LISTs+watches at most 17/s") {
+		t.Errorf("upgrade case = %+v", up)
+	}
+	f := caseNamed(t, s, "fault etcd-kill@9m")
+	if f.Failure == nil || f.Failure.Type != "DisruptionIncomplete" || !strings.Contains(f.Failure.Message, "not started") {
+		t.Errorf("fault case = %+v", f)
+	}
+	b, err := Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSchema(t, b)
+}

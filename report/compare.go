@@ -494,6 +494,50 @@ var figures = []figure{
 	{"mesh events received", observers.UnitCount, Informational, 0, meshFigure(func(c results.ComponentSummary) int64 { return c.EventsReceived })},
 	{"mesh re-lists", observers.UnitCount, LowerIsBetter, FloorMeshCount, meshFigure(func(c results.ComponentSummary) int64 { return c.Relists })},
 	{"mesh 429s", observers.UnitCount, LowerIsBetter, FloorMeshCount, meshFigure(func(c results.ComponentSummary) int64 { return c.Throttled429 })},
+	{"all kube-apiservers CPU", unitCPUSeconds, LowerIsBetter, FloorCPU, allAPIServersCPU},
+	{"disruptions: LISTs + watches, peak per second", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return max(acc, float64(im.PeakPerSecond)) })},
+	{"disruptions: LISTs", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + float64(sumCounts(im.Lists)) })},
+	{"disruptions: watches re-established", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + float64(sumCounts(im.Watches)) })},
+	{"disruptions: outage through the load balancer", observers.UnitSeconds, LowerIsBetter, FloorOutage, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + im.OutageSeconds })},
+	{"disruptions: 429s", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + im.Throttled })},
+}
+
+// allAPIServersCPU sums the CPU of every API server when several ran.
+func allAPIServersCPU(r *results.Result) (float64, bool) {
+	if len(r.APIServers) < 2 {
+		return 0, false
+	}
+	var sum float64
+	for _, p := range r.Processes {
+		if p.Name == apiServerProcess || strings.HasPrefix(p.Name, apiServerProcess+"-") {
+			sum += p.CPUSeconds
+		}
+	}
+	return sum, true
+}
+
+// impactFigure folds a figure over every measured step of every
+// disruption; runs without any have none.
+func impactFigure(fold func(im *results.StepImpact, acc float64) float64) func(*results.Result) (float64, bool) {
+	return func(r *results.Result) (float64, bool) {
+		acc, any := 0.0, false
+		for _, d := range r.Disruptions {
+			for _, s := range d.Steps {
+				if s.Impact != nil {
+					acc, any = fold(s.Impact, acc), true
+				}
+			}
+		}
+		return acc, any
+	}
+}
+
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 // compareFigures lists each key figure at least one run measured, and

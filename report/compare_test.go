@@ -93,9 +93,10 @@ func TestCompareIdenticalPasses(t *testing.T) {
 		t.Fatalf("identical runs: passed %v, breached %v, regressed %v, warnings %v",
 			c.Passed(), c.Breached, regressedNames(c), c.Warnings)
 	}
-	// The fixture has no API server metrics, so no 429 row.
-	if len(c.SLOs) != len(base.SLOs) || len(c.Figures) != len(figures)-1 {
-		t.Errorf("%d SLO rows, %d figure rows; want %d and %d", len(c.SLOs), len(c.Figures), len(base.SLOs), len(figures)-1)
+	// The fixture has no API server metrics, so no 429 row, one API
+	// server and no disruption, so none of those rows.
+	if want := len(figures) - 7; len(c.SLOs) != len(base.SLOs) || len(c.Figures) != want {
+		t.Errorf("%d SLO rows, %d figure rows; want %d and %d", len(c.SLOs), len(c.Figures), len(base.SLOs), want)
 	}
 	for _, r := range append(c.Figures, c.SLOs[0].Row) {
 		if r.Change == nil || *r.Change != 0 {
@@ -315,5 +316,28 @@ func TestParseTolerance(t *testing.T) {
 		if got, err := ParseTolerance(in); err == nil {
 			t.Errorf("ParseTolerance(%q) = %v, want an error", in, got)
 		}
+	}
+}
+
+func TestCompareDisruptionFigures(t *testing.T) {
+	withDrain := func(peak, lists int) *results.Result {
+		r := compareFixture()
+		r.Disruptions = []results.Disruption{{Kind: results.DisruptionUpgrade, Steps: []results.DisruptionStep{
+			{Impact: &results.StepImpact{PeakPerSecond: peak, Lists: map[string]int{"kwok": lists}, Watches: map[string]int{"kwok": 3}, OutageSeconds: 1}},
+			{Impact: &results.StepImpact{PeakPerSecond: peak / 2, Lists: map[string]int{"kwok": lists}, OutageSeconds: 2}},
+		}}}
+		return r
+	}
+	c := Compare(withDrain(400, 100), withDrain(40, 100), 0.1)
+	rows := map[string]Row{}
+	for _, r := range c.Figures {
+		rows[r.Name] = r
+	}
+	peak, lists, outage := rows["disruptions: LISTs + watches, peak per second"], rows["disruptions: LISTs"], rows["disruptions: outage through the load balancer"]
+	if peak.Base == nil || *peak.Base != 400 || *peak.Candidate != 40 {
+		t.Errorf("peak row = %+v", peak)
+	}
+	if lists.Base == nil || *lists.Base != 200 || outage.Base == nil || *outage.Base != 3 {
+		t.Errorf("sums: lists %+v, outage %+v", lists, outage)
 	}
 }
