@@ -64,10 +64,6 @@ type ciliumAgent struct {
 	relabelled map[string]bool
 	// identSynced: the CiliumIdentity watch has listed what exists.
 	identSynced bool
-	// podsSynced: the local pod watch has listed the node's pods;
-	// resynced: a pass over their endpoints has run since, with the
-	// identities synced.
-	podsSynced, resynced bool
 }
 
 type localPod struct {
@@ -142,13 +138,6 @@ func (a *ciliumAgent) onNode(ev *watch.Event) {
 
 func (a *ciliumAgent) onPod(ev *watch.Event) {
 	if ev.Type == watch.Synced {
-		a.mu.Lock()
-		first := !a.podsSynced
-		a.podsSynced = true
-		a.mu.Unlock()
-		if first {
-			a.poke()
-		}
 		return
 	}
 	obj := ev.Object
@@ -224,26 +213,8 @@ func (a *ciliumAgent) run(ctx context.Context) {
 			full = true
 		}
 		a.ensureCiliumNode(ctx)
-		// Only a pass over every local pod listed counts as the start-up
-		// resync.
-		a.mu.Lock()
-		listed := a.podsSynced
-		a.mu.Unlock()
-		if a.syncEndpoints(ctx, full) && listed {
-			a.markResynced(ctx)
-		}
+		a.syncEndpoints(ctx, full)
 	}
-}
-
-// markResynced records an endpoint pass that ran to its end (see
-// startedUp).
-func (a *ciliumAgent) markResynced(ctx context.Context) {
-	if ctx.Err() != nil {
-		return
-	}
-	a.mu.Lock()
-	a.resynced = true
-	a.mu.Unlock()
 }
 
 func (a *ciliumAgent) ensureCiliumNode(ctx context.Context) {
@@ -299,13 +270,11 @@ type endpointWork struct {
 	p   localPod
 }
 
-// syncEndpoints reports whether it made a pass: none before the
-// identities have synced.
-func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) bool {
+func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) {
 	a.mu.Lock()
 	if !a.identSynced {
 		a.mu.Unlock()
-		return false
+		return
 	}
 	work := make([]endpointWork, 0, len(a.pods))
 	var relabelled []localPod
@@ -325,7 +294,7 @@ func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) bool {
 	sort.Slice(work, func(i, j int) bool { return work[i].key < work[j].key })
 	for _, w := range work {
 		if ctx.Err() != nil {
-			return false
+			return
 		}
 		switch {
 		case w.p.deleted:
@@ -342,7 +311,6 @@ func (a *ciliumAgent) syncEndpoints(ctx context.Context, full bool) bool {
 			a.upsertEndpoint(ctx, w)
 		}
 	}
-	return true
 }
 
 // allocateIdentity makes sure the identity of a created endpoint's pod

@@ -197,11 +197,11 @@ func (r *replica) firstLists() []ListCost {
 	return out
 }
 
-// startedUp: a cilium-agent is up once its CiliumNode exists and it has
-// resynced its endpoints after its identities synced, as the real agent
-// restores its endpoints before it reports ready.
+// startedUp: a cilium-agent is up once its CiliumNode exists. Its
+// endpoint resync (a GET per local endpoint, paced by its client's rate
+// limit) goes on after: the real agent's readiness does not wait for it.
 func (a *ciliumAgent) startedUp() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.ciliumNode && a.resynced
+	return a.ciliumNode
 }

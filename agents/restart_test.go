@@ -78,9 +78,9 @@ func TestRestartCiliumAgents(t *testing.T) {
 		if ceps == nil || ceps.Items != 4 || ceps.Bytes == 0 || ceps.Requests != 1 || ceps.Duration <= 0 {
 			t.Errorf("%s: ciliumendpoints list = %+v, want all 4 endpoints in one request", s.Name, ceps)
 		}
-		// Its CiliumNode GET and its endpoint's GET (the adoption).
-		if s.Calls < 2 {
-			t.Errorf("%s: %d calls, want the CiliumNode and endpoint resync GETs", s.Name, s.Calls)
+		// Its CiliumNode GET at least; the endpoint resync may follow.
+		if s.Calls < 1 {
+			t.Errorf("%s: %d calls, want the CiliumNode GET", s.Name, s.Calls)
 		}
 	}
 	// Each restarted agent listed every CiliumEndpoint again from the
@@ -88,17 +88,26 @@ func TestRestartCiliumAgents(t *testing.T) {
 	if n := listsAtZero(after, "ciliumendpoints"); n != 2 {
 		t.Errorf("resourceVersion=0 CEP lists after the restart = %d, want 2", n)
 	}
-	gets := 0
-	for _, r := range after {
-		if r.Verb == "get" && r.Resource == "ciliumendpoints" {
-			gets++
+	// Each restarted agent resyncs its endpoint: a GET, and no CREATE
+	// (it adopts what it finds).
+	gets := func() int {
+		n := 0
+		for _, r := range srv.Requests()[len(before):] {
+			if r.Verb == "get" && r.Resource == "ciliumendpoints" {
+				n++
+			}
 		}
+		return n
+	}
+	eventually(t, "endpoint resync GETs", func() bool { return gets() >= 2 })
+	time.Sleep(200 * time.Millisecond)
+	if n := gets(); n != 2 {
+		t.Errorf("endpoint GETs after the restart = %d, want one per restarted agent's pod (2)", n)
+	}
+	for _, r := range srv.Requests()[len(before):] {
 		if r.Verb == "create" && r.Resource == "ciliumendpoints" {
 			t.Errorf("a restarted agent re-created endpoint %s/%s", r.Namespace, r.Name)
 		}
-	}
-	if gets != 2 {
-		t.Errorf("endpoint GETs after the restart = %d, want one per restarted agent's pod (2)", gets)
 	}
 	if r := m.Running()["cilium-agent"]; r != 4 {
 		t.Errorf("running agents = %d, want 4", r)
