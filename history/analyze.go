@@ -158,10 +158,16 @@ type Group struct {
 	// Settings are where arguments or releases changed within the group.
 	Settings []SettingChange `json:"settingChanges,omitempty"`
 	Series   []*Series       `json:"series"`
-	// Family is how many figures were tested together; Cut is the
-	// Benjamini-Hochberg cut on their p-values (-1: none significant).
-	Family int     `json:"family"`
-	Cut    float64 `json:"cut"`
+	// Family is how many figures that can gate were tested together; Cut
+	// is the Benjamini-Hochberg cut on their p-values (-1: none
+	// significant). The figures that never gate (the simulator's checks,
+	// informational counts) are a family of their own, InfoFamily with
+	// InfoCut: checks of the bench must not dilute the gate's power, nor
+	// the gate's figures theirs.
+	Family     int     `json:"family"`
+	Cut        float64 `json:"cut"`
+	InfoFamily int     `json:"infoFamily"`
+	InfoCut    float64 `json:"infoCut"`
 	// Changes are every figure's change points, by run.
 	Changes []Change `json:"changes,omitempty"`
 }
@@ -265,16 +271,27 @@ func (g *Group) analyze(o Options) {
 			family = append(family, tested{s, det, at})
 		}
 	}
-	ps := make([]float64, len(family))
-	for i, t := range family {
-		ps[i] = t.det.FirstP
+	cuts := map[bool]float64{}
+	for _, gates := range []bool{true, false} {
+		var ps []float64
+		for _, t := range family {
+			if t.s.gates() == gates {
+				ps = append(ps, t.det.FirstP)
+			}
+		}
+		cuts[gates] = stats.BenjaminiHochbergCut(ps, o.Detector.Alpha)
+		if gates {
+			g.Family, g.Cut = len(ps), cuts[gates]
+		} else {
+			g.InfoFamily, g.InfoCut = len(ps), cuts[gates]
+		}
 	}
-	g.Family, g.Cut = len(family), stats.BenjaminiHochbergCut(ps, o.Detector.Alpha)
 	for _, t := range family {
+		cut := cuts[t.s.gates()]
 		// The detector found its points in order, each tested at Alpha;
 		// at the family's cut it would have stopped at the first above it.
 		for _, cp := range t.det.Points {
-			if cp.P > g.Cut {
+			if cp.P > cut {
 				break
 			}
 			run := t.at[cp.Index]
@@ -292,9 +309,14 @@ func (g *Group) analyze(o Options) {
 	slices.SortStableFunc(g.Changes, func(a, b Change) int { return a.Run - b.Run })
 }
 
+// gates is whether a change of the figure can fail the gate.
+func (s *Series) gates() bool {
+	return s.Better != report.Informational && s.Kind != report.FigureSimulator
+}
+
 // judge says what a change from before to after is for the figure.
 func judge(f *Series, before, after, tol float64) string {
-	if f.Better == report.Informational || f.Kind == report.FigureSimulator {
+	if !f.gates() {
 		return Informational
 	}
 	rule := stats.Rule{Better: f.Better, Tolerance: tol, Floor: f.Floor}

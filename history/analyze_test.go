@@ -152,7 +152,7 @@ func TestWriteFormats(t *testing.T) {
 			t.Fatalf("%s: %v", format, err)
 		}
 	}
-	for _, want := range []string{"== profile=1k-pods mesh=none target=local: 14 runs", "run-k", "mutating p99", "Change points (2 figures tested together",
+	for _, want := range []string{"== profile=1k-pods mesh=none target=local: 14 runs", "run-k", "mutating p99", "Change points (2 figures that gate tested together",
 		"run 11 (run-k): mutating-p99", "regression", "Check FAILED"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, text.String())

@@ -53,7 +53,7 @@ func (h *History) Check(window int) []Finding {
 			continue
 		}
 		for _, s := range g.Series {
-			if len(s.Changes) == 0 || s.Kind == report.FigureSimulator {
+			if len(s.Changes) == 0 || !s.gates() {
 				continue
 			}
 			last := s.Changes[len(s.Changes)-1]

@@ -196,7 +196,7 @@ li.improvement { color: #1a7f37; }
 {{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>
 {{end}}</table></div>
 <ul class="small">{{range .Legend}}<li>{{.}}</li>{{end}}</ul>
-<p><b>Change points</b> ({{.G.Family}} figures tested together{{if ge .G.Cut 0.0}}, Benjamini-Hochberg cut p &le; {{printf "%.3f" .G.Cut}}{{end}}){{if not .Changes}}: none.{{end}}</p>
+<p><b>Change points</b> ({{.G.Family}} figures that gate tested together{{if ge .G.Cut 0.0}}, Benjamini-Hochberg cut p &le; {{printf "%.3f" .G.Cut}}{{end}}; {{.G.InfoFamily}} of the bench apart){{if not .Changes}}: none.{{end}}</p>
 {{if .Changes}}<ul>{{range .Changes}}<li class="{{.Verdict}}">{{.Text}}, {{.Verdict}}</li>{{end}}</ul>{{end}}
 {{range .Charts}}<figure>{{.}}</figure>
 {{end}}

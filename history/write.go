@@ -155,11 +155,9 @@ func writeGroup(b *strings.Builder, g *Group, md bool) {
 	for _, s := range g.Settings {
 		fmt.Fprintf(b, "%sat run %d: %s\n", bullet(md), s.Run, s.Text)
 	}
-	cut := "none significant"
-	if g.Cut >= 0 {
-		cut = fmt.Sprintf("p <= %.3f", g.Cut)
-	}
-	fmt.Fprintf(b, "\nChange points (%d figures tested together, Benjamini-Hochberg cut %s)", g.Family, cut)
+	cut := cutText(g.Cut)
+	fmt.Fprintf(b, "\nChange points (%d figures that gate tested together, Benjamini-Hochberg cut %s; %d of the bench apart, cut %s)",
+		g.Family, cut, g.InfoFamily, cutText(g.InfoCut))
 	if len(g.Changes) == 0 {
 		b.WriteString(": none.\n")
 		return
@@ -209,4 +207,11 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func cutText(cut float64) string {
+	if cut < 0 {
+		return "none significant"
+	}
+	return fmt.Sprintf("p <= %.3f", cut)
 }
