@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,13 @@ import (
 )
 
 func TestValidateTargetRefusesDisruptionsOnARemoteCluster(t *testing.T) {
+	// A bin/ with the default release's binaries only.
+	bin := t.TempDir()
+	for _, name := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for _, c := range []struct {
 		d    profiles.DisruptionsSpec
 		cp   int
@@ -22,7 +31,7 @@ func TestValidateTargetRefusesDisruptionsOnARemoteCluster(t *testing.T) {
 		{profiles.DisruptionsSpec{Upgrade: "kubernetes=v1.37.2@1m"}, 1, "--upgrade kubernetes=v1.37.2@1m"},
 		{profiles.DisruptionsSpec{}, 2, "--apiservers 2"},
 	} {
-		o := Options{Kubeconfig: "k.yaml"}
+		o := Options{Kubeconfig: "k.yaml", BinDir: bin, KubernetesVersion: "v1.36.3"}
 		o.Profile.Disruptions, o.Profile.ControlPlane.APIServers = c.d, c.cp
 		if err := ValidateTarget(o); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("err = %v, want a refusal naming %q", err, c.want)
@@ -30,6 +39,24 @@ func TestValidateTargetRefusesDisruptionsOnARemoteCluster(t *testing.T) {
 		o.Kubeconfig = ""
 		if err := ValidateTarget(o); err != nil {
 			t.Errorf("local run with %+v: %v", c.d, err)
+		}
+	}
+}
+
+func TestCheckUpgradeRefusesBeforeAnythingStarts(t *testing.T) {
+	bin := t.TempDir()
+	for _, c := range []struct {
+		from, spec, want string
+	}{
+		{"v1.36.3", "kubernetes=v1.37.2@1m", "make controlplane"},
+		{"", "kubernetes=v1.37.2@1m", "already runs v1.37.2"},
+		{"v1.36.3", "kubernetes=v1.38.0@1m", "skips a minor release"},
+		{"", "kubernetes=v1.36.3@1m", "downgrade"},
+	} {
+		o := Options{BinDir: bin, KubernetesVersion: c.from}
+		o.Profile.Disruptions.Upgrade = c.spec
+		if err := CheckUpgrade(o); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "--upgrade") {
+			t.Errorf("CheckUpgrade(%s from %q) = %v, want %q", c.spec, c.from, err, c.want)
 		}
 	}
 }
