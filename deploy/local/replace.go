@@ -76,17 +76,10 @@ func (c *Cluster) Replace(ctx context.Context, name, kubernetesVersion string, o
 		binary = bins[baseName(name)]
 	}
 	c.mu.Lock()
-	old, ok := c.procs[name]
-	switch {
-	case c.stopping:
+	old, err := c.runningLocked("replace", name)
+	if err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("replace %s: the cluster is stopping", name)
-	case !ok:
-		c.mu.Unlock()
-		return fmt.Errorf("replace %s: no such process (have %v)", name, c.order)
-	case old.hasExited():
-		c.mu.Unlock()
-		return fmt.Errorf("replace %s: pid %d has already exited", name, old.pid)
+		return err
 	}
 	old.replaced = true
 	c.mu.Unlock()

@@ -133,17 +133,10 @@ func (c *Cluster) restart(old *proc) (*proc, error) {
 // as for a crash. reason goes into the event's detail.
 func (c *Cluster) Kill(name string, restartAfter time.Duration, reason string) error {
 	c.mu.Lock()
-	pr, ok := c.procs[name]
-	switch {
-	case c.stopping:
+	pr, err := c.runningLocked("kill", name)
+	if err != nil {
 		c.mu.Unlock()
-		return fmt.Errorf("kill %s: the cluster is stopping", name)
-	case !ok:
-		c.mu.Unlock()
-		return fmt.Errorf("kill %s: no such process (have %v)", name, c.order)
-	case pr.hasExited():
-		c.mu.Unlock()
-		return fmt.Errorf("kill %s: pid %d has already exited", name, pr.pid)
+		return err
 	}
 	pr.faulted, pr.faultRestart = true, restartAfter
 	c.mu.Unlock()
@@ -157,6 +150,22 @@ func (c *Cluster) Kill(name string, restartAfter time.Duration, reason string) e
 		return fmt.Errorf("kill %s pid %d: %w", name, pr.pid, err)
 	}
 	return nil
+}
+
+// runningLocked is the named process if it is running and the cluster is
+// not stopping; verb names the caller's action in the error. Caller holds
+// c.mu.
+func (c *Cluster) runningLocked(verb, name string) (*proc, error) {
+	pr, ok := c.procs[name]
+	switch {
+	case c.stopping:
+		return nil, fmt.Errorf("%s %s: the cluster is stopping", verb, name)
+	case !ok:
+		return nil, fmt.Errorf("%s %s: no such process (have %v)", verb, name, c.order)
+	case pr.hasExited():
+		return nil, fmt.Errorf("%s %s: pid %d has already exited", verb, name, pr.pid)
+	}
+	return pr, nil
 }
 
 func (c *Cluster) downRequested() bool {
