@@ -134,7 +134,10 @@ type Series struct {
 	Counted int `json:"counted"`
 	// FirstP is the p-value of the test that the series has no change
 	// point at all (1 when it could not be tested).
-	FirstP  float64  `json:"firstP"`
+	FirstP float64 `json:"firstP"`
+	// Split is the run (from 1) the strongest split starts at, whether
+	// or not it is significant; 0 when untested.
+	Split   int      `json:"split,omitempty"`
 	Changes []Change `json:"changes,omitempty"`
 	// Tested is false for a series the detector could not test (too
 	// short, or every value the same): it is left out of the family.
@@ -265,6 +268,9 @@ func (g *Group) analyze(o Options) {
 		d.Seed ^= nameSeed(name)
 		det := stats.DetectChangePoints(xs, d)
 		s.FirstP = det.FirstP
+		if det.FirstIndex >= 0 {
+			s.Split = at[det.FirstIndex] + 1
+		}
 		// A series that cannot be tested cannot be significant: after
 		// Tarone, it does not count towards the family.
 		if s.Tested = len(xs) >= 2*max(d.MinSize, 1) && !allEqual(xs); s.Tested {

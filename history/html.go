@@ -17,6 +17,7 @@ type htmlGroup struct {
 	Rows    []htmlRow
 	Legend  []string
 	Changes []htmlChange
+	Near    []string
 	Charts  []template.HTML
 }
 
@@ -59,7 +60,7 @@ func WriteHTML(w io.Writer, h *History, findings []Finding, now time.Time) error
 }
 
 func htmlGroupOf(g *Group) htmlGroup {
-	hg := htmlGroup{G: g}
+	hg := htmlGroup{G: g, Near: nearMisses(g)}
 	labels, legend := settingLabels(g)
 	hg.Legend = legend
 	for _, s := range g.Settings {
@@ -198,6 +199,7 @@ li.improvement { color: #1a7f37; }
 <ul class="small">{{range .Legend}}<li>{{.}}</li>{{end}}</ul>
 <p><b>Change points</b> ({{.G.Family}} figures that gate tested together{{if ge .G.Cut 0.0}}, Benjamini-Hochberg cut p &le; {{printf "%.3f" .G.Cut}}{{end}}; {{.G.InfoFamily}} of the bench apart){{if not .Changes}}: none.{{end}}</p>
 {{if .Changes}}<ul>{{range .Changes}}<li class="{{.Verdict}}">{{.Text}}, {{.Verdict}}</li>{{end}}</ul>{{end}}
+{{if .Near}}<p class="small">Significant alone (p &le; 0.05) but not among the figures tested together, more runs would tell: {{range $i, $n := .Near}}{{if $i}}; {{end}}{{$n}}{{end}}</p>{{end}}
 {{range .Charts}}<figure>{{.}}</figure>
 {{end}}
 {{end}}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/churn-dev/churn/report"
+	"github.com/churn-dev/churn/stats"
 )
 
 // Output formats.
@@ -160,9 +161,9 @@ func writeGroup(b *strings.Builder, g *Group, md bool) {
 		g.Family, cut, g.InfoFamily, cutText(g.InfoCut))
 	if len(g.Changes) == 0 {
 		b.WriteString(": none.\n")
-		return
+	} else {
+		b.WriteString(":\n")
 	}
-	b.WriteString(":\n")
 	for _, c := range g.Changes {
 		fmt.Fprintf(b, "%srun %d (%s): %s %s, %s", bullet(md), c.Run, c.RunID, c.Figure, changeText(c), c.Verdict)
 		if len(c.Suspects) > 0 {
@@ -170,9 +171,29 @@ func writeGroup(b *strings.Builder, g *Group, md bool) {
 		}
 		b.WriteString("\n")
 	}
-	if !md {
+	if len(g.Changes) > 0 && !md {
 		b.WriteString("(^ marks the run a regression starts at)\n")
 	}
+	if near := nearMisses(g); len(near) > 0 {
+		fmt.Fprintf(b, "Significant alone (p <= %g) but not among the figures tested together, more runs would tell: %s\n",
+			stats.Alpha, strings.Join(near, "; "))
+	}
+}
+
+// nearMisses are the figures whose strongest split passed the test on its
+// own but not the family's cut.
+func nearMisses(g *Group) []string {
+	var out []string
+	for _, s := range g.Series {
+		cut := g.InfoCut
+		if s.gates() {
+			cut = g.Cut
+		}
+		if s.Tested && s.FirstP <= stats.Alpha && s.FirstP > cut {
+			out = append(out, fmt.Sprintf("%s at run %d (p=%.3f)", s.Name, s.Split, s.FirstP))
+		}
+	}
+	return out
 }
 
 func bullet(md bool) string {

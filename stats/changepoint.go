@@ -67,11 +67,14 @@ type Detection struct {
 	// tested (too short, or every value the same). Above Alpha it is an
 	// estimate: the test stops drawing once the split cannot be significant.
 	FirstP float64
+	// FirstIndex is where the strongest split falls (the first point of
+	// its right side), accepted or not; -1 when none could be tested.
+	FirstIndex int
 }
 
 // DetectChangePoints runs E-divisive means over xs.
 func DetectChangePoints(xs []float64, o ChangePointOptions) Detection {
-	d := Detection{FirstP: 1}
+	d := Detection{FirstP: 1, FirstIndex: -1}
 	n := len(xs)
 	min := max(o.MinSize, 1)
 	if n < 2*min || constant(xs) {
@@ -111,7 +114,7 @@ func DetectChangePoints(xs []float64, o ChangePointOptions) Detection {
 		}
 		p := float64(exceed+1) / float64(drawn+1)
 		if first {
-			d.FirstP = p
+			d.FirstP, d.FirstIndex = p, idx
 		}
 		if p > o.Alpha {
 			break

@@ -28,6 +28,9 @@ func TestChangePointFoundAtKnownShift(t *testing.T) {
 	if cp.Index != 10 {
 		t.Errorf("change point at index %d, want 10", cp.Index)
 	}
+	if d.FirstIndex != 10 {
+		t.Errorf("strongest split at %d, want 10", d.FirstIndex)
+	}
 	if cp.P > 0.01 || d.FirstP != cp.P {
 		t.Errorf("p = %g (first %g), want <= 0.01 and equal", cp.P, d.FirstP)
 	}
