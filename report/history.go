@@ -222,8 +222,17 @@ func (c TrendChart) SVG() string {
 			}
 			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="%s" stroke-width="1.5" stroke-dasharray="%s"><title>%s</title></line>`,
 				x, x, marginTop, y0, color, dash, esc(m.Label))
-			// Labels alternate rows so two marks close together stay legible.
-			fmt.Fprintf(&b, `<text class="bandlabel" x="%.1f" y="%d" fill="%s">%s</text>`, x+3, marginTop+12+12*(i%2), color, esc(m.Label))
+			// Labels alternate rows so two marks close together stay
+			// legible; in the right half they run leftwards, and long ones
+			// are cut (the line's tooltip holds the whole).
+			label, anchor, lx := m.Label, "start", x+3
+			if r := []rune(label); len(r) > 70 {
+				label = string(r[:69]) + "…"
+			}
+			if x > x0+plotW/2 {
+				anchor, lx = "end", x-3
+			}
+			fmt.Fprintf(&b, `<text class="bandlabel" x="%.1f" y="%d" fill="%s" text-anchor="%s">%s</text>`, lx, marginTop+12+12*(i%2), color, anchor, esc(label))
 		}
 	}
 	for _, s := range c.Segments {
