@@ -47,6 +47,14 @@ func (p *Progress) Stopped() { p.stamp(&p.rec.Stopped) }
 // Ready records that what the step started answers ready.
 func (p *Progress) Ready() { p.stamp(&p.rec.Ready) }
 
+// Record lets a step put what it measured into its own record, e.g. a
+// rollout wave's start-up figures.
+func (p *Progress) Record(edit func(*results.DisruptionStep)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	edit(p.rec)
+}
+
 func (p *Progress) stamp(t *time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

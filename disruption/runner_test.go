@@ -167,3 +167,19 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+func TestProgressRecordEditsTheStepsOwnRecord(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	r := &Runner{Clock: clk, Plans: []Plan{{Kind: results.DisruptionRollout, Spec: "r", Steps: []Step{
+		{Name: "wave 1/1", Do: func(_ context.Context, p *Progress) error {
+			p.Record(func(s *results.DisruptionStep) { s.Rollout = &results.RolloutWave{Agents: 3} })
+			return nil
+		}},
+	}}}}
+	r.Start(context.Background())
+	waitPlansDone(t, r)
+	d := r.StopAndRecord()[0]
+	if d.Steps[0].Rollout == nil || d.Steps[0].Rollout.Agents != 3 {
+		t.Errorf("step = %+v, want the wave it recorded", d.Steps[0])
+	}
+}

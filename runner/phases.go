@@ -200,7 +200,6 @@ func (r *run) churn(ctx context.Context) error {
 		dr.Start(ctx)
 		defer func() {
 			r.res.Disruptions = dr.StopAndRecord()
-			r.rollouts.fill(r.res.Disruptions)
 			r.countListsAndWatches(r.res.Disruptions)
 		}()
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/churn-dev/churn/agents"
@@ -19,19 +18,6 @@ import (
 type restarter interface {
 	Replicas(component string) ([]string, error)
 	Restart(ctx context.Context, component string, names []string, stopped func()) ([]agents.Startup, error)
-}
-
-// rolloutWaves holds what each rollout plan's waves measured, until the
-// plans' records exist to take them (fill).
-type rolloutWaves struct {
-	mu    sync.Mutex
-	plans []*rolloutRecord
-}
-
-// rolloutRecord is one rollout plan's waves, by step.
-type rolloutRecord struct {
-	spec  string
-	waves []*results.RolloutWave
 }
 
 // CheckRollouts refuses, before any cluster work, rollouts of per-node
@@ -63,16 +49,13 @@ func (r *run) rolloutPlans() ([]disruption.Plan, error) {
 	if r.mesh == nil {
 		return nil, fmt.Errorf("--rollout %s: the run has no mesh (--mesh)", specs[0])
 	}
-	if r.rollouts == nil {
-		r.rollouts = &rolloutWaves{}
-	}
 	var plans []disruption.Plan
 	for _, s := range specs {
 		ro, err := profiles.ParseRollout(s)
 		if err != nil {
 			return nil, fmt.Errorf("disruptions.rollouts: %w", err)
 		}
-		pl, err := r.rollouts.plan(ro, r.mesh)
+		pl, err := rolloutPlan(ro, r.mesh)
 		if err != nil {
 			return nil, fmt.Errorf("--rollout %s: %w", s, err)
 		}
@@ -85,7 +68,7 @@ func (r *run) rolloutPlans() ([]disruption.Plan, error) {
 // and ends once they are all ready, so the next wave starts only then, as
 // the DaemonSet controller proceeds. The agents are those running when
 // churn starts, in the order they started.
-func (w *rolloutWaves) plan(ro profiles.RolloutSpec, mesh restarter) (disruption.Plan, error) {
+func rolloutPlan(ro profiles.RolloutSpec, mesh restarter) (disruption.Plan, error) {
 	replicas, err := mesh.Replicas(ro.Component)
 	if err != nil {
 		return disruption.Plan{}, err
@@ -94,10 +77,6 @@ func (w *rolloutWaves) plan(ro profiles.RolloutSpec, mesh restarter) (disruption
 		return disruption.Plan{}, fmt.Errorf("no %s is running", ro.Component)
 	}
 	waves := ro.Waves(replicas)
-	rec := &rolloutRecord{spec: ro.Spec, waves: make([]*results.RolloutWave, len(waves))}
-	w.mu.Lock()
-	w.plans = append(w.plans, rec)
-	w.mu.Unlock()
 	pl := disruption.Plan{
 		Kind: results.DisruptionRollout,
 		Spec: ro.Spec,
@@ -116,9 +95,7 @@ func (w *rolloutWaves) plan(ro profiles.RolloutSpec, mesh restarter) (disruption
 			Do: func(ctx context.Context, p *disruption.Progress) error {
 				startups, err := mesh.Restart(ctx, ro.Component, names, p.Stopped)
 				wave := waveRecord(ro.Component, len(names), startups)
-				w.mu.Lock()
-				rec.waves[i] = wave
-				w.mu.Unlock()
+				p.Record(func(s *results.DisruptionStep) { s.Rollout = wave })
 				if err != nil {
 					return err
 				}
@@ -128,33 +105,6 @@ func (w *rolloutWaves) plan(ro profiles.RolloutSpec, mesh restarter) (disruption
 		})
 	}
 	return pl, nil
-}
-
-// fill puts each wave's measurements in its step's record: the rollout
-// records, in plan order, are those of the rollout plans made.
-func (w *rolloutWaves) fill(ds []results.Disruption) {
-	if w == nil {
-		return
-	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	next := 0
-	for i := range ds {
-		d := &ds[i]
-		if d.Kind != results.DisruptionRollout || next >= len(w.plans) {
-			continue
-		}
-		rec := w.plans[next]
-		next++
-		if rec.spec != d.Spec {
-			continue
-		}
-		for j := range d.Steps {
-			if j < len(rec.waves) && rec.waves[j] != nil {
-				d.Steps[j].Rollout = rec.waves[j]
-			}
-		}
-	}
 }
 
 // waveRecord sums one wave's start-ups.

@@ -70,8 +70,7 @@ func runRollout(t *testing.T, spec string, mesh *fakeMesh) []results.Disruption 
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &rolloutWaves{}
-	pl, err := w.plan(ro, mesh)
+	pl, err := rolloutPlan(ro, mesh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +90,7 @@ func runRollout(t *testing.T, spec string, mesh *fakeMesh) []results.Disruption 
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(10 * time.Millisecond)
-	recs := dr.StopAndRecord()
-	w.fill(recs)
-	return recs
+	return dr.StopAndRecord()
 }
 
 func tenAgents() []string {
@@ -176,11 +173,11 @@ func TestRolloutPlanRefusesAComponentNotRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := (&rolloutWaves{}).plan(ro, &fakeMesh{names: tenAgents()}); err == nil || !strings.Contains(err.Error(), "runs no emulated istiod") {
+	if _, err := rolloutPlan(ro, &fakeMesh{names: tenAgents()}); err == nil || !strings.Contains(err.Error(), "runs no emulated istiod") {
 		t.Errorf("plan = %v", err)
 	}
 	ro, _ = profiles.ParseRollout("cilium-agent@1m")
-	if _, err := (&rolloutWaves{}).plan(ro, &fakeMesh{}); err == nil || !strings.Contains(err.Error(), "no cilium-agent is running") {
+	if _, err := rolloutPlan(ro, &fakeMesh{}); err == nil || !strings.Contains(err.Error(), "no cilium-agent is running") {
 		t.Errorf("plan without agents = %v", err)
 	}
 }

@@ -63,8 +63,6 @@ type run struct {
 	clientConfig *rest.Config
 	observers    []observers.Observer
 	mesh         *agents.Mesh
-	// rollouts are the rollout plans' wave measurements (rollout.go).
-	rollouts *rolloutWaves
 	// realCilium is the real Cilium replacing the emulated one (nil if none).
 	realCilium *realCilium
 	nodes      []string
