@@ -90,3 +90,22 @@ kube-apiservers,BACKEND,0,0,1,3,800,40,1,2,0,0,,0,0,0,0,UP,2
 		t.Errorf("bad header: %v", err)
 	}
 }
+
+func TestRestartsOnExit(t *testing.T) {
+	for _, c := range []struct {
+		opts Options
+		name string
+		want bool
+	}{
+		{Options{}, ControllerManager, false},
+		{Options{LeaderElection: true}, ControllerManager, true},
+		{Options{LeaderElection: true}, Scheduler, true},
+		{Options{LeaderElection: true}, KWOK, false},
+		{Options{RestartAPIServer: true}, "kube-apiserver-2", true},
+		{Options{}, APIServer, false},
+	} {
+		if got := (&Cluster{opts: c.opts}).restartsOnExit(c.name); got != c.want {
+			t.Errorf("restartsOnExit(%s) with %+v = %v, want %v", c.name, c.opts, got, c.want)
+		}
+	}
+}

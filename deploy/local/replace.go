@@ -76,11 +76,17 @@ func (c *Cluster) Replace(ctx context.Context, name, kubernetesVersion string, o
 		binary = bins[baseName(name)]
 	}
 	c.mu.Lock()
-	old, err := c.runningLocked("replace", name)
-	if err != nil {
+	old, ok := c.procs[name]
+	switch {
+	case c.stopping:
 		c.mu.Unlock()
-		return err
+		return fmt.Errorf("replace %s: the cluster is stopping", name)
+	case !ok:
+		c.mu.Unlock()
+		return fmt.Errorf("replace %s: no such process (have %v)", name, c.order)
 	}
+	// A process that crashed (a controller that lost its lease) is
+	// replaced all the same, as a kubelet starts the new manifest.
 	old.replaced = true
 	c.mu.Unlock()
 

@@ -72,7 +72,7 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 			wait = faultRestart
 		case faulted:
 			return // left down on purpose
-		case baseName(name) != APIServer || !c.opts.RestartAPIServer:
+		case !c.restartsOnExit(name):
 			return
 		case lived >= restartStableAfter:
 			delay = c.opts.RestartDelay
@@ -99,6 +99,21 @@ func (c *Cluster) monitor(pr *proc, delay time.Duration) {
 	}
 }
 
+// restartsOnExit says whether the supervisor starts the named process again
+// when it exits, as a kubelet restarts a static pod: kube-apiserver when
+// asked to (RestartAPIServer), and with leader election the controller
+// manager and the scheduler, which exit when they lose their lease (an
+// API server outage longer than their renew deadline).
+func (c *Cluster) restartsOnExit(name string) bool {
+	switch {
+	case baseName(name) == APIServer:
+		return c.opts.RestartAPIServer
+	case name == ControllerManager || name == Scheduler:
+		return c.opts.LeaderElection
+	}
+	return false
+}
+
 // restart starts a new instance of pr's component with the same arguments.
 // It returns nil, nil if the cluster began stopping meanwhile.
 func (c *Cluster) restart(old *proc) (*proc, error) {
@@ -107,6 +122,11 @@ func (c *Cluster) restart(old *proc) (*proc, error) {
 	// Holding mu while starting keeps Stop from missing the new process:
 	// Stop sets stopping under mu before it looks at procs.
 	if c.stopping || c.downRequested() {
+		return nil, nil
+	}
+	// Replace got there first (a rolling upgrade of a process that had
+	// crashed): its successor runs already.
+	if c.procs[old.comp.name] != old || old.replaced {
 		return nil, nil
 	}
 	pr, err := startProc(c.spawner, old.comp, c.paths, c.opts.Detach)
