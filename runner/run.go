@@ -25,6 +25,7 @@ import (
 	"github.com/churn-dev/churn/results"
 	"github.com/churn-dev/churn/selfmetrics"
 	"github.com/churn-dev/churn/target"
+	"github.com/churn-dev/churn/version"
 )
 
 // Outcome is what a run produced: the result (possibly partial) and where it
@@ -279,6 +280,8 @@ func (r *run) resolveTarget(ctx context.Context) error {
 		// What ran, read off the binaries: a kwok with or without the
 		// patches behaves differently at scale.
 		if v, err := local.BinaryVersions(ctx, r.opts.BinDir, r.opts.KubernetesVersion); err == nil {
+			// churn's own build too: history marks where it changed.
+			v["churn"] = version.Churn
 			r.res.Target.Binaries = v
 		} else {
 			r.log.Warn("binary versions not recorded", zap.Error(err))
