@@ -35,7 +35,7 @@ type component struct {
 
 // replica is one emulated process (one pod of the component).
 type replica struct {
-	comp      *component
+	comp *component
 	// name is the replica's place, e.g. "cilium-agent-kwok-node-3" or
 	// "istiod-0", kept across restarts; id its holder identity, the name
 	// until a restart of a component with leases gives it a new one.
