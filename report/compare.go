@@ -498,7 +498,7 @@ var figures = []figure{
 	{"disruptions: LISTs + watches, peak per second", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return max(acc, float64(im.PeakPerSecond)) })},
 	{"disruptions: LISTs", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + float64(sumCounts(im.Lists)) })},
 	{"disruptions: watches re-established", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + float64(sumCounts(im.Watches)) })},
-	{"disruptions: outage through the load balancer", observers.UnitSeconds, LowerIsBetter, FloorOutage, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + im.OutageSeconds })},
+	{"disruptions: outage clients saw", observers.UnitSeconds, LowerIsBetter, FloorOutage, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + im.OutageSeconds })},
 	{"disruptions: 429s", observers.UnitCount, LowerIsBetter, FloorMeshCount, impactFigure(func(im *results.StepImpact, acc float64) float64 { return acc + im.Throttled })},
 }
 

@@ -333,7 +333,7 @@ func TestCompareDisruptionFigures(t *testing.T) {
 	for _, r := range c.Figures {
 		rows[r.Name] = r
 	}
-	peak, lists, outage := rows["disruptions: LISTs + watches, peak per second"], rows["disruptions: LISTs"], rows["disruptions: outage through the load balancer"]
+	peak, lists, outage := rows["disruptions: LISTs + watches, peak per second"], rows["disruptions: LISTs"], rows["disruptions: outage clients saw"]
 	if peak.Base == nil || *peak.Base != 400 || *peak.Candidate != 40 {
 		t.Errorf("peak row = %+v", peak)
 	}
