@@ -262,21 +262,7 @@ func (c TrendChart) SVG() string {
 	if !hasData {
 		fmt.Fprintf(&b, `<text class="nodata" x="%.1f" y="%d" text-anchor="middle">no run measured it</text>`, x0+plotW/2, marginTop+plotHeight/2)
 	}
-	ly := float64(marginTop + plotHeight + axisHeight + 10)
-	for _, it := range legend {
-		x, y := it.x, ly+float64(it.row*legendRow)
-		if it.threshold {
-			fmt.Fprintf(&b, `<g class="legend"><line class="threshold" x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f"/><text x="%.0f" y="%.0f">%s</text></g>`,
-				x, x+22, y, y, x+28, y+4, esc(it.text))
-			continue
-		}
-		dash := ""
-		if it.dashed {
-			dash = ` stroke-dasharray="6 3"`
-		}
-		fmt.Fprintf(&b, `<g class="legend"><line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="3"%s/><text x="%.0f" y="%.0f">%s</text></g>`,
-			x, x+22, y, y, it.color, dash, x+28, y+4, esc(it.text))
-	}
+	writeLegend(&b, legend)
 	b.WriteString(`</svg>`)
 	return b.String()
 }

@@ -188,21 +188,7 @@ func (c chart) svg() string {
 		fmt.Fprintf(&b, `<text class="nodata" x="%.1f" y="%d" text-anchor="middle">%s</text>`, x0+plotW/2, marginTop+plotHeight/2, esc(msg))
 	}
 
-	ly := float64(marginTop + plotHeight + axisHeight + 10)
-	for _, it := range legend {
-		x, y := it.x, ly+float64(it.row*legendRow)
-		if it.threshold {
-			fmt.Fprintf(&b, `<g class="legend"><line class="threshold" x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f"/><text x="%.0f" y="%.0f">%s</text></g>`,
-				x, x+22, y, y, x+28, y+4, esc(it.text))
-			continue
-		}
-		dash := ""
-		if it.dashed {
-			dash = ` stroke-dasharray="6 3"`
-		}
-		fmt.Fprintf(&b, `<g class="legend"><line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="3"%s/><text x="%.0f" y="%.0f">%s</text></g>`,
-			x, x+22, y, y, it.color, dash, x+28, y+4, esc(it.text))
-	}
+	writeLegend(&b, legend)
 	b.WriteString(`</svg>`)
 	return b.String()
 }
@@ -452,6 +438,26 @@ func formatBytes(v float64) string {
 func esc(s string) string { return html.EscapeString(s) }
 
 // legendItem is one legend entry; layoutLegend fills in its place.
+// writeLegend draws the legend rows below the plot: a line (or the
+// threshold's dashes) and its text per item.
+func writeLegend(b *strings.Builder, legend []legendItem) {
+	ly := float64(marginTop + plotHeight + axisHeight + 10)
+	for _, it := range legend {
+		x, y := it.x, ly+float64(it.row*legendRow)
+		if it.threshold {
+			fmt.Fprintf(b, `<g class="legend"><line class="threshold" x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f"/><text x="%.0f" y="%.0f">%s</text></g>`,
+				x, x+22, y, y, x+28, y+4, esc(it.text))
+			continue
+		}
+		dash := ""
+		if it.dashed {
+			dash = ` stroke-dasharray="6 3"`
+		}
+		fmt.Fprintf(b, `<g class="legend"><line x1="%.0f" x2="%.0f" y1="%.0f" y2="%.0f" stroke="%s" stroke-width="3"%s/><text x="%.0f" y="%.0f">%s</text></g>`,
+			x, x+22, y, y, it.color, dash, x+28, y+4, esc(it.text))
+	}
+}
+
 type legendItem struct {
 	text      string
 	color     string
