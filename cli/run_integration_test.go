@@ -380,7 +380,8 @@ func TestIntegrationRunEtcdFault(t *testing.T) {
 			t.Errorf("no etcd %s event: %+v", k, r.Availability.Events)
 		}
 	}
-	if !strings.Contains(out, "Faults injected:") || !strings.Contains(out, "etcd-kill@10s+5s: killed etcd") {
+	if !strings.Contains(out, "Disruptions (times from the start of churn):") || !strings.Contains(out, "fault etcd-kill@10s+5s: +10s to") ||
+		!strings.Contains(out, "kill etcd, start it again 5s later") {
 		t.Errorf("summary lacks the fault")
 	}
 	if r.Churn == nil || r.Churn.Succeeded == 0 {
