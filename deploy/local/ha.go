@@ -133,7 +133,7 @@ func (c *Cluster) apiServerShutdownWait() time.Duration {
 func (c *Cluster) APIServerShutdownFlag(flag string) (time.Duration, bool) {
 	var val string
 	found := false
-	for _, arg := range append(c.churnAPIServerArgs(), c.opts.ExtraArgs[APIServer]...) {
+	for _, arg := range append(haShutdownArgs(c.opts), c.opts.ExtraArgs[APIServer]...) {
 		if v, ok := strings.CutPrefix(arg, flag+"="); ok {
 			val, found = v, true
 		}
@@ -148,8 +148,6 @@ func (c *Cluster) APIServerShutdownFlag(flag string) (time.Duration, bool) {
 	return d, true
 }
 
-// churnAPIServerArgs are the shutdown arguments churn adds itself.
-func (c *Cluster) churnAPIServerArgs() []string { return haShutdownArgs(c.opts) }
 
 // APIServerEndpoint is one API server of the local control plane.
 type APIServerEndpoint struct {
