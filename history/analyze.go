@@ -76,6 +76,10 @@ type Options struct {
 	CheckWindow int
 	// Detector tunes E-divisive; its Seed is mixed with each figure's name.
 	Detector stats.ChangePointOptions
+	// Last keeps only the newest Last runs of each group (by start time)
+	// before anything is analyzed; 0 keeps every run. A store of years of
+	// artifacts would otherwise hold the detector to the distant past.
+	Last int
 }
 
 // DefaultOptions match compare's default tolerance.
@@ -173,6 +177,8 @@ type Group struct {
 	InfoCut    float64 `json:"infoCut"`
 	// Changes are every figure's change points, by run.
 	Changes []Change `json:"changes,omitempty"`
+	// Older is how many older runs of the group Options.Last left out.
+	Older int `json:"older,omitempty"`
 }
 
 // History is the analysis of every group.
@@ -180,9 +186,19 @@ type History struct {
 	GroupBy   []string `json:"groupBy"`
 	Tolerance float64  `json:"tolerance"`
 	Method    string   `json:"method"`
-	Groups    []*Group `json:"groups"`
-	Problems  []string `json:"problems,omitempty"`
+	// Last is Options.Last: each group holds at most its newest Last runs
+	// (0: every run).
+	Last     int      `json:"last,omitempty"`
+	Groups   []*Group `json:"groups"`
+	Problems []string `json:"problems,omitempty"`
+	// runs are the runs the groups hold, in the order Analyze got them.
+	runs []*Run
 }
+
+// Runs are the runs the analysis kept (all of them, or the newest
+// Options.Last of each group), in the order given to Analyze: what an
+// export sends, so that it matches the tables and the trends page.
+func (h *History) Runs() []*Run { return h.runs }
 
 // Method says how change points are found, for every output.
 func Method(o Options) string {
@@ -193,9 +209,10 @@ func Method(o Options) string {
 		o.Detector.Permutations, o.Detector.MinSize, o.Detector.Alpha*100)
 }
 
-// Analyze groups runs (oldest first) and finds each group's change points.
+// Analyze groups runs (oldest first), keeps the newest o.Last of each
+// group when o.Last > 0, and finds each group's change points.
 func Analyze(runs []*Run, o Options) *History {
-	h := &History{GroupBy: o.GroupBy, Tolerance: o.Tolerance, Method: Method(o)}
+	h := &History{GroupBy: o.GroupBy, Tolerance: o.Tolerance, Method: Method(o), Last: max(o.Last, 0)}
 	index := map[string]*Group{}
 	for _, r := range runs {
 		key := map[string]string{}
@@ -213,10 +230,43 @@ func Analyze(runs []*Run, o Options) *History {
 		}
 		g.Runs = append(g.Runs, r)
 	}
+	kept := map[*Run]bool{}
 	for _, g := range h.Groups {
+		g.keepNewest(o.Last)
+		for _, r := range g.Runs {
+			kept[r] = true
+		}
 		g.analyze(o)
 	}
+	for _, r := range runs {
+		if kept[r] {
+			h.runs = append(h.runs, r)
+		}
+	}
 	return h
+}
+
+// keepNewest leaves the group its n newest runs by start time (all when
+// n <= 0), in their order. Ties at the cut keep the later-listed run, as
+// Load lists runs of one start by ID and path.
+func (g *Group) keepNewest(n int) {
+	if n <= 0 || len(g.Runs) <= n {
+		return
+	}
+	byStart := slices.Clone(g.Runs)
+	slices.SortStableFunc(byStart, func(a, b *Run) int { return a.Start.Compare(b.Start) })
+	newest := map[*Run]bool{}
+	for _, r := range byStart[len(byStart)-n:] {
+		newest[r] = true
+	}
+	kept := g.Runs[:0:0]
+	for _, r := range g.Runs {
+		if newest[r] {
+			kept = append(kept, r)
+		}
+	}
+	g.Older = len(g.Runs) - len(kept)
+	g.Runs = kept
 }
 
 func orDash(s string) string {

@@ -191,7 +191,7 @@ li.improvement { color: #1a7f37; }
 {{else}}<div class="verdict pass">Check passed: no group's newest run starts a significant regression</div>{{end}}{{end}}
 {{if .Problems}}<p class="small">Could not read: {{range .Problems}}{{.}}; {{end}}</p>{{end}}
 {{range .Groups}}
-<h2>{{.G.Name}}: {{len .G.Runs}} runs</h2>
+<h2>{{.G.Name}}: {{len .G.Runs}} runs{{if .G.Older}} (the newest; {{.G.Older}} older left out){{end}}</h2>
 <div class="runs"><table>
 <tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr>
 {{range .Rows}}<tr{{if .Class}} class="{{.Class}}"{{end}}>{{range .Cells}}<td>{{.}}</td>{{end}}</tr>

@@ -106,6 +106,10 @@ func orNotRecorded(s string) string {
 func writeGroup(b *strings.Builder, g *Group, md bool) {
 	first, last := g.Runs[0].Start, g.Runs[len(g.Runs)-1].Start
 	title := fmt.Sprintf("%s: %d runs, %s to %s", g.Name, len(g.Runs), dateText(first), dateText(last))
+	if g.Older > 0 {
+		// Said in the title: change points and --check see only these runs.
+		title += fmt.Sprintf(" (the newest; %d older left out)", g.Older)
+	}
 	if md {
 		fmt.Fprintf(b, "### %s\n\n", title)
 	} else {
