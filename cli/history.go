@@ -43,6 +43,10 @@ its third run on.
 regression that started within the last --check-window runs, naming the
 figure, the change and the run it started at.
 
+--last N keeps only the newest N runs of each group (by start time,
+inconclusive runs included) before the tables, change points, --check,
+--html and the exports; 0, the default, keeps every run.
+
 --html FILE writes a self-contained trends page: a chart per figure across
 the runs with change points, release and argument changes marked.
 
@@ -52,6 +56,18 @@ Mimir, Thanos, VictoriaMetrics), timestamped at each run's start, as
 churn_run_figure{figure,kind,unit,run_id,profile,mesh,target,kubernetes,kwok,churn,extra_args},
 churn_run_passed and churn_run_inconclusive. deploy/grafana holds a
 dashboard for them.
+
+--opensearch URL indexes each run's figures into OpenSearch or
+Elasticsearch (index --opensearch-index, default churn-runs) through the
+_bulk API, as kube-burner's indexers do: one document per run and figure,
+{timestamp, metricName, value, kind, unit, better, limit, runID, profile,
+mesh, target, extraArgs, kubernetes, kwok, churn, passed, inconclusive,
+verdict}, and one runVerdict document per run (value 1 passed, 0 not).
+The _id is the run ID and the metric name, so exporting a history again
+replaces its documents rather than adding copies. Basic auth: the user in
+--opensearch-user, the password in $CHURN_OPENSEARCH_PASSWORD (never a
+flag). Written to the bulk API's documented format; not run against a live
+OpenSearch.
 
 Exit status: 0, or 2 with --check when a regression is flagged, 1 on bad
 input.`
@@ -78,7 +94,8 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 	var (
 		format, htmlPath, groupBy, maxRegression, remoteWrite string
 		check                                                 bool
-		window, permutations                                  int
+		window, permutations, last                            int
+		osTarget                                              history.OpenSearchTarget
 	)
 	cmd := &cobra.Command{
 		Use:   "history DIR|FILE|GLOB...",
@@ -87,7 +104,9 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 		Example: `  churn history ci-artifacts/
   churn history 'nightly/*/results.json' --format markdown --html trends.html
   churn history nightly/ --check
-  churn history nightly/ --remote-write http://prometheus:9090/api/v1/write`,
+  churn history nightly/ --last 30 --check
+  churn history nightly/ --remote-write http://prometheus:9090/api/v1/write
+  CHURN_OPENSEARCH_PASSWORD=... churn history nightly/ --opensearch https://search:9200 --opensearch-user churn`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := history.DefaultOptions()
@@ -106,6 +125,20 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 				return fmt.Errorf("--permutations %d: want at least 19 (the smallest p-value is 1/(permutations+1))", permutations)
 			}
 			o.Detector.Permutations = permutations
+			if last < 0 {
+				return fmt.Errorf("--last %d: want 0 (every run) or a positive number of runs per group", last)
+			}
+			o.Last = last
+			if osTarget.URL != "" {
+				if osTarget.Password, err = openSearchPassword(osTarget.User); err != nil {
+					return err
+				}
+				if err := osTarget.Validate(); err != nil {
+					return fmt.Errorf("--opensearch: %w", err)
+				}
+			} else if cmd.Flags().Changed("opensearch-index") || osTarget.User != "" {
+				return errors.New("--opensearch-index and --opensearch-user need --opensearch URL")
+			}
 			switch format {
 			case history.FormatText, history.FormatMarkdown, history.FormatJSON:
 			default:
@@ -120,6 +153,9 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 			}
 			h := history.Analyze(runs, o)
 			h.Problems = problems
+			// The exports send what was analyzed: with --last, the newest
+			// runs of each group, as the tables show.
+			runs = h.Runs()
 			var findings []history.Finding
 			if check {
 				findings = h.Check(o.CheckWindow)
@@ -144,6 +180,20 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 				}
 				logger.Info("figures sent by remote write", zap.String("url", remoteWrite), zap.Int("samples", len(samples)), zap.Int("runs", len(runs)))
 			}
+			if osTarget.URL != "" {
+				docs, err := history.Documents(runs)
+				if err != nil {
+					return fmt.Errorf("--opensearch: %w", err)
+				}
+				client := &http.Client{Timeout: 60 * time.Second}
+				res, err := history.OpenSearchBulk(cmd.Context(), osTarget, client, docs)
+				if err != nil {
+					return fmt.Errorf("--opensearch: %w", err)
+				}
+				logger.Info("figures indexed", zap.String("url", osTarget.URL), zap.String("index", osTarget.Index),
+					zap.Int("runs", len(runs)), zap.Int("documents", res.Documents),
+					zap.Int("created", res.Created), zap.Int("replaced", res.Updated))
+			}
 			if len(findings) > 0 {
 				reg := &RegressionError{Tolerance: maxRegression}
 				for _, f := range findings {
@@ -164,7 +214,29 @@ func newHistoryCommand(logger *zap.Logger) *cobra.Command {
 	f.IntVar(&window, "check-window", 5, "with --check: flag a regression that started at most this many runs before the newest (counting the newest)")
 	f.IntVar(&permutations, "permutations", history.DefaultOptions().Detector.Permutations, "permutations per change-point test")
 	f.StringVar(&remoteWrite, "remote-write", "", "send each run's figures to this Prometheus remote-write URL, e.g. http://localhost:9090/api/v1/write")
+	f.IntVar(&last, "last", 0, "keep only the newest N runs of each group (by start time); 0 keeps every run")
+	f.StringVar(&osTarget.URL, "opensearch", "", "index each run's figures into this OpenSearch or Elasticsearch, e.g. http://localhost:9200 (_bulk API)")
+	f.StringVar(&osTarget.Index, "opensearch-index", history.DefaultOpenSearchIndex, "with --opensearch: the index")
+	f.StringVar(&osTarget.User, "opensearch-user", "", "with --opensearch: basic-auth user; the password is read from $"+openSearchPasswordEnv)
 	return cmd
+}
+
+// openSearchPasswordEnv holds the OpenSearch password: a flag would show it
+// in ps, shell history and CI logs.
+const openSearchPasswordEnv = "CHURN_OPENSEARCH_PASSWORD"
+
+// openSearchPassword is the password for user from the environment. A user
+// without a password, or a password without a user, is refused: either is
+// a half-set credential that would fail later as a bare 401.
+func openSearchPassword(user string) (string, error) {
+	pw, set := os.LookupEnv(openSearchPasswordEnv)
+	switch {
+	case user != "" && pw == "":
+		return "", fmt.Errorf("--opensearch-user %s: set the password in $%s", user, openSearchPasswordEnv)
+	case user == "" && set && pw != "":
+		return "", fmt.Errorf("$%s is set but --opensearch-user is not: name the user", openSearchPasswordEnv)
+	}
+	return pw, nil
 }
 
 func writeHistoryHTML(path string, h *history.History, findings []history.Finding) (err error) {

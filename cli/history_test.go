@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +110,7 @@ func TestHistoryCheckExitStatus(t *testing.T) {
 }
 
 func TestHistoryRefusesBadFlags(t *testing.T) {
+	t.Setenv(openSearchPasswordEnv, "") // whatever the developer's shell holds
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -117,10 +122,88 @@ func TestHistoryRefusesBadFlags(t *testing.T) {
 		{[]string{plantedHistory, "--format", "csv"}, `--format "csv"`},
 		{[]string{plantedHistory, "--remote-write", "localhost:9090"}, `remote-write URL "localhost:9090"`},
 		{[]string{filepath.Join(t.TempDir(), "none")}, "does not exist"},
+		{[]string{plantedHistory, "--last", "-1"}, "--last -1: want 0"},
+		{[]string{plantedHistory, "--opensearch", "localhost:9200"}, `--opensearch: OpenSearch URL "localhost:9200"`},
+		{[]string{plantedHistory, "--opensearch", "http://localhost:9200", "--opensearch-index", "Churn"}, `index name "Churn": must be lowercase`},
+		{[]string{plantedHistory, "--opensearch", "http://localhost:9200", "--opensearch-user", "churn"}, "set the password in $CHURN_OPENSEARCH_PASSWORD"},
+		{[]string{plantedHistory, "--opensearch-user", "churn"}, "need --opensearch URL"},
 	} {
 		code, _, err := runHistory(t, tc.args...)
 		if code != ExitFailure || err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("history %v: exit %d, %v; want exit 1 naming %q", tc.args, code, err, tc.want)
 		}
+	}
+	// A password without a user is a half-set credential, refused.
+	t.Setenv(openSearchPasswordEnv, "s3cret")
+	code, _, err := runHistory(t, plantedHistory, "--opensearch", "http://localhost:9200")
+	if code != ExitFailure || err == nil || !strings.Contains(err.Error(), "--opensearch-user is not") || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("password without a user: exit %d, %v", code, err)
+	}
+}
+
+// TestHistoryLastAndOpenSearch runs the command over 13 nights with --last
+// 5 and --opensearch against a stand-in _bulk endpoint: the table, the
+// check and the documents all hold the newest 5 nights only.
+func TestHistoryLastAndOpenSearch(t *testing.T) {
+	t.Setenv(openSearchPasswordEnv, "s3cret")
+	var (
+		ids     = map[string]bool{}
+		runIDs  = map[string]bool{}
+		actions int
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "churn" || p != "s3cret" || r.URL.Path != "/_bulk" {
+			http.Error(w, "want POST /_bulk as churn", http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		var items []string
+		sc := bufio.NewScanner(bytes.NewReader(body))
+		for sc.Scan() {
+			var action struct {
+				Index struct {
+					Index string `json:"_index"`
+					ID    string `json:"_id"`
+				} `json:"index"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &action); err != nil || action.Index.Index != "nightly" {
+				http.Error(w, "bad action line "+sc.Text(), http.StatusBadRequest)
+				return
+			}
+			sc.Scan()
+			var doc struct {
+				RunID      string `json:"runID"`
+				MetricName string `json:"metricName"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &doc); err != nil || action.Index.ID != doc.RunID+":"+doc.MetricName {
+				http.Error(w, "bad document "+sc.Text(), http.StatusBadRequest)
+				return
+			}
+			actions++
+			ids[action.Index.ID], runIDs[doc.RunID] = true, true
+			items = append(items, `{"index":{"_id":`+fmt.Sprintf("%q", action.Index.ID)+`,"status":201,"result":"created"}}`)
+		}
+		fmt.Fprintf(w, `{"took":1,"errors":false,"items":[%s]}`, strings.Join(items, ","))
+	}))
+	defer srv.Close()
+
+	// Night 13 is the third of a regression from night 11: with the
+	// newest 8 (nights 6-13) the check sees 5 nights before it.
+	code, out, err := runHistory(t, shiftedHistory(t, 13, 11), "--last", "8", "--check",
+		"--opensearch", srv.URL, "--opensearch-index", "nightly", "--opensearch-user", "churn")
+	if code != ExitSLOBreached {
+		t.Fatalf("exit %d, want %d (the regression); %v\n%s", code, ExitSLOBreached, err, out)
+	}
+	if !strings.Contains(out, "8 runs, 2026-12-07 02:00 to 2026-12-14 02:00 (the newest; 5 older left out)") || strings.Contains(out, "night-05") {
+		t.Errorf("the table does not hold exactly the newest 8 nights:\n%s", out)
+	}
+	if !strings.Contains(err.Error(), "since run 6 (night-11)") {
+		t.Errorf("error %q does not count runs from the oldest kept", err)
+	}
+	if len(runIDs) != 8 || !runIDs["night-06"] || !runIDs["night-13"] || runIDs["night-05"] {
+		t.Errorf("documents of runs %v, want night-06 to night-13", runIDs)
+	}
+	if actions != len(ids) || !ids["night-13:mutating-p99"] || !ids["night-13:runVerdict"] {
+		t.Errorf("%d actions, %d distinct _ids, want one document per run and figure", actions, len(ids))
 	}
 }

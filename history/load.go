@@ -3,7 +3,7 @@
 // same experiment, lays each figure out as a series, finds the runs where a
 // figure moved (change points by E-divisive means, package stats) and
 // says whether the newest run starts a regression. It writes tables, a
-// trends page and Prometheus remote-write samples.
+// trends page, Prometheus remote-write samples and OpenSearch documents.
 package history
 
 import (
