@@ -37,6 +37,9 @@ type Mesh struct {
 	// (guarded by mu: per-node ones start during the rollout).
 	standIns        []StandIn
 	standInFailures []string
+	// reals are the stand-ins' processes by component, in start order,
+	// for rollouts (guarded by mu).
+	reals map[string][]*realReplica
 
 	ctx    context.Context
 	cancel context.CancelFunc

@@ -118,7 +118,7 @@ func TestRestartCiliumAgents(t *testing.T) {
 	if _, err := m.Restart(ctx, "cilium-agent", []string{"cilium-agent-nowhere"}, nil); err == nil || !strings.Contains(err.Error(), "no replica cilium-agent-nowhere") {
 		t.Errorf("unknown replica: %v", err)
 	}
-	if _, err := m.Restart(ctx, "istiod", nil, nil); err == nil || !strings.Contains(err.Error(), "runs no emulated istiod") {
+	if _, err := m.Restart(ctx, "istiod", nil, nil); err == nil || !strings.Contains(err.Error(), "runs no istiod") {
 		t.Errorf("unknown component: %v", err)
 	}
 }

@@ -52,6 +52,57 @@ type StandInReady interface {
 	Ready() bool
 }
 
+// StandInRestarter is implemented by stand-ins whose processes a rollout
+// restarts (Mesh.Restart). A process stops as a deleted pod's container
+// does (SIGTERM, then up to its grace period) and starts again as the
+// replacement pod would: the same node and account, and whatever holder
+// identity the program picks for itself at start.
+type StandInRestarter interface {
+	// Replicas is how many processes the stand-in runs (1 per node for a
+	// per-node stand-in).
+	Replicas() int
+	// StopReplica stops process i and returns once it has exited.
+	StopReplica(ctx context.Context, i int) error
+	// StartReplica starts process i again after StopReplica and returns
+	// once it is ready (what Start waits for) or failed.
+	StartReplica(ctx context.Context, i int) error
+}
+
+// realReplica is one process of a started stand-in, named as an emulated
+// replica would be (component-N, or component-NODE per node), so a
+// rollout treats real and emulated replicas alike.
+type realReplica struct {
+	name    string
+	node    string
+	standIn StandIn
+	index   int
+	// failed: its first start failed, so there is nothing to restart.
+	failed bool
+}
+
+// addReal records a started stand-in's processes for rollouts.
+func (m *Mesh) addReal(component string, r ...*realReplica) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.reals == nil {
+		m.reals = map[string][]*realReplica{}
+	}
+	m.reals[component] = append(m.reals[component], r...)
+}
+
+// realsOf are the recorded processes of a component's stand-ins.
+func (m *Mesh) realsOf(component string) []*realReplica {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*realReplica
+	for _, r := range m.reals[component] {
+		if !r.failed {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // validateStandIns checks that every stand-in names a fixed-replica
 // component of the mesh (per-node agents have no stand-ins).
 func (c *Config) validateStandIns(spec *MeshSpec) error {
@@ -150,6 +201,13 @@ func (m *Mesh) startStandIns(ctx context.Context) error {
 		m.mu.Lock()
 		m.standIns = append(m.standIns, m.cfg.StandIns[name])
 		m.mu.Unlock()
+		n := 1
+		if r, ok := m.cfg.StandIns[name].(StandInRestarter); ok {
+			n = r.Replicas()
+		}
+		for i := range n {
+			m.addReal(name, &realReplica{name: fmt.Sprintf("%s-%d", name, i), standIn: m.cfg.StandIns[name], index: i})
+		}
 	}
 	return nil
 }
@@ -164,9 +222,11 @@ func (m *Mesh) startNodeStandIn(cs ComponentSpec, node string, s StandIn) {
 	}
 	ns, sa := serviceAccount(cs, m.cfg.RunID)
 	id := StandInIdentity{RESTConfig: cfg, Namespace: m.systemNamespace, ServiceAccount: ns + "/" + sa, Node: node}
+	real := &realReplica{name: cs.Name + "-" + node, node: node, standIn: s}
 	m.mu.Lock()
 	m.standIns = append(m.standIns, s)
 	m.mu.Unlock()
+	m.addReal(cs.Name, real)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -175,6 +235,7 @@ func (m *Mesh) startNodeStandIn(cs ComponentSpec, node string, s StandIn) {
 				zap.String("node", node), zap.Error(err))
 			m.mu.Lock()
 			m.standInFailures = append(m.standInFailures, fmt.Sprintf("real %s on %s: %v", cs.Name, node, err))
+			real.failed = true
 			m.mu.Unlock()
 		}
 	}()

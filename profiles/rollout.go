@@ -10,7 +10,7 @@ import (
 )
 
 // Mesh components a rollout restarts: the DaemonSets' per-node agents and
-// the Deployments' replicas of the emulated meshes.
+// the Deployments' replicas, emulated or real processes.
 const (
 	RolloutCiliumAgent    = "cilium-agent"
 	RolloutCiliumOperator = "cilium-operator"
@@ -30,8 +30,9 @@ var rolloutMeshes = map[string][]string{
 // the DaemonSet controller's default.
 const DefaultMaxUnavailable = 1
 
-// RolloutSpec is one parsed rollout: At into churn, restart every emulated
-// replica of Component, MaxUnavailable (or Percent of them) at a time.
+// RolloutSpec is one parsed rollout: At into churn, restart every replica
+// (emulated or real process) of Component, MaxUnavailable (or Percent of
+// them) at a time.
 type RolloutSpec struct {
 	Spec      string
 	Component string
@@ -128,7 +129,8 @@ func (r RolloutSpec) Waves(replicas []string) [][]string {
 }
 
 // validateRollouts checks disruptions.rollouts: each parses, names a
-// component the profile's mesh runs emulated, and is due within churn.
+// component the profile's mesh runs, and is due within churn. Real
+// components (mesh.cilium real, mesh.istiod real) restart as processes.
 func (p Profile) validateRollouts(path *field.Path) field.ErrorList {
 	var errs field.ErrorList
 	mesh := p.Mesh.Name
@@ -151,10 +153,6 @@ func (p Profile) validateRollouts(path *field.Path) field.ErrorList {
 		case !runs:
 			errs = append(errs, field.Invalid(fp, s, fmt.Sprintf("mesh %s runs no %s (mesh.name; %s runs in %s)",
 				mesh, r.Component, r.Component, strings.Join(rolloutMeshes[r.Component], ", "))))
-		case r.Component == RolloutIstiod && p.Mesh.Istiod == IstiodReal:
-			errs = append(errs, field.Invalid(fp, s, "istiod is the real pilot-discovery (mesh.istiod real): rollouts restart emulated components only; run with the emulated istiod"))
-		case (r.Component == RolloutCiliumAgent || r.Component == RolloutCiliumOperator) && p.Mesh.Cilium == CiliumReal:
-			errs = append(errs, field.Invalid(fp, s, fmt.Sprintf("%s runs real processes (mesh.cilium real): rollouts restart emulated components only; run with the emulated Cilium", r.Component)))
 		}
 		if churnFor > 0 && r.At >= churnFor {
 			errs = append(errs, field.Invalid(fp, s, fmt.Sprintf("%s is not within the churn phase (%s)", r.At, churnFor)))

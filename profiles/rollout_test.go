@@ -106,14 +106,15 @@ func TestValidateRollouts(t *testing.T) {
 			p.Mesh.Name = MeshCilium
 			p.Disruptions.Rollouts = []string{"cilium-agent@1s,maxUnavailable=0"}
 		}, `disruptions.rollouts[0]: Invalid value: "cilium-agent@1s,maxUnavailable=0"`},
+		// Real components restart as processes.
 		{"real istiod", func(p *Profile) {
 			p.Mesh.Name, p.Mesh.Istiod = MeshIstioAmbient, IstiodReal
 			p.Disruptions.Rollouts = []string{"istiod@1s"}
-		}, "rollouts restart emulated components only"},
+		}, ""},
 		{"real cilium", func(p *Profile) {
 			p.Mesh.Name, p.Mesh.Cilium = MeshCilium, CiliumReal
-			p.Disruptions.Rollouts = []string{"cilium-agent@1s"}
-		}, "cilium-agent runs real processes"},
+			p.Disruptions.Rollouts = []string{"cilium-agent@1s,maxUnavailable=50%", "cilium-operator@2s"}
+		}, ""},
 		{"fine", func(p *Profile) {
 			p.Mesh.Name, p.Mesh.Istiod = MeshIstioAmbient, IstiodReal
 			p.Disruptions.Rollouts = []string{"istio-cni@1s,maxUnavailable=50%"}

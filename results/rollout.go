@@ -21,6 +21,12 @@ type RolloutWave struct {
 	// until ready: the GETs and writes of their resyncs (a cilium-agent's
 	// CiliumNode and each of its CiliumEndpoints), lease requests.
 	Calls int64 `json:"calls"`
+	// Real of the Agents are real processes (--cilium real, --istiod
+	// real), restarted as processes. Their requests are not visible from
+	// inside them, so Lists, ByResource and Calls are the emulated agents'
+	// only; the step's impact counts every client's LISTs and WATCHes,
+	// real ones included, from the API servers' audit logs.
+	Real int `json:"real,omitempty"`
 }
 
 // StartupRequests sum a set of start-up list requests. Latency runs from

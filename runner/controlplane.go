@@ -64,9 +64,17 @@ func (c *controlPlane) ProcessPriorities() map[string]string {
 }
 
 // add has the observers sample another process of the run from now on.
+// A process of the same name replaces the earlier one (a real mesh
+// component restarted by a rollout is a new process under its name).
 func (c *controlPlane) add(p observers.Process) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for i := range c.others {
+		if c.others[i].Name == p.Name {
+			c.others[i] = p
+			return
+		}
+	}
 	c.others = append(c.others, p)
 }
 

@@ -73,6 +73,7 @@ func (r *run) realCiliumFor() (*realCilium, error) {
 	ces := mesh.Name == profiles.MeshCiliumCES
 	op, err := realcilium.NewOperator(realcilium.OperatorOptions{
 		Binary: operatorBin, Dir: dir, EndpointSlices: ces, Logger: r.log,
+		OnStarted: r.sampleRealProcess,
 	})
 	if err != nil {
 		return nil, err
@@ -130,6 +131,14 @@ func (rc *realCilium) crdSets() []string {
 func (r *run) sampleRealAgent(a *realcilium.Agent) {
 	if r.controlPlane != nil {
 		r.controlPlane.add(observers.Process{Name: realcilium.AgentBinary + "@" + a.Node(), PID: a.PID(), Role: observers.RoleMesh})
+	}
+}
+
+// sampleRealProcess puts a started real process in the process table
+// (again after a rollout restarts it: the name stays, the PID changes).
+func (r *run) sampleRealProcess(name string, pid int) {
+	if r.controlPlane != nil {
+		r.controlPlane.add(observers.Process{Name: name, PID: pid, Role: observers.RoleMesh})
 	}
 }
 

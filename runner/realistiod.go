@@ -47,6 +47,8 @@ func (r *run) standIns() (map[string]agents.StandIn, *realistiod.Istiod, error) 
 		Binary: RealIstiodBinary(r.opts.BinDir),
 		Dir:    filepath.Join(r.opts.OutDir, "istiod"),
 		Logger: r.log,
+		// A rollout's restart starts a new process.
+		OnStarted: func(pid int) { r.sampleRealProcess(realistiod.BinaryName, pid) },
 	})
 	if err != nil {
 		return nil, nil, err

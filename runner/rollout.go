@@ -107,13 +107,17 @@ func rolloutPlan(ro profiles.RolloutSpec, mesh restarter) (disruption.Plan, erro
 	return pl, nil
 }
 
-// waveRecord sums one wave's start-ups.
+// waveRecord sums one wave's start-ups. Real processes' start-ups carry
+// no lists: the audit log counts theirs (countListsAndWatches).
 func waveRecord(component string, agentsInWave int, startups []agents.Startup) *results.RolloutWave {
 	w := &results.RolloutWave{Component: component, Agents: agentsInWave}
 	var ready []time.Duration
 	var all []agents.ListCost
 	byRes := map[string][]agents.ListCost{}
 	for _, s := range startups {
+		if s.Real {
+			w.Real++
+		}
 		if s.Ready {
 			w.Ready++
 			ready = append(ready, s.ReadyAfter)

@@ -27,6 +27,9 @@ type fakeMesh struct {
 	inFlight int
 	overlap  bool
 	failWave int // 1-based; 0 never
+	// real are replicas that are real processes: ready, with no lists
+	// or calls seen.
+	real map[string]bool
 }
 
 func (f *fakeMesh) Replicas(component string) ([]string, error) {
@@ -52,6 +55,10 @@ func (f *fakeMesh) Restart(_ context.Context, _ string, names []string, stopped 
 	stopped()
 	out := make([]agents.Startup, len(names))
 	for i, n := range names {
+		if f.real[n] {
+			out[i] = agents.Startup{Name: n, Ready: true, ReadyAfter: 5 * time.Second, Real: true}
+			continue
+		}
 		out[i] = agents.Startup{Name: n, Ready: true, ReadyAfter: time.Duration(i+1) * time.Second, Calls: 3, Lists: []agents.ListCost{
 			{Resource: "ciliumendpoints", SyncCost: watch.SyncCost{Requests: 1, Bytes: 1000, Items: 10, Duration: time.Duration(i+1) * 100 * time.Millisecond}},
 			{Resource: "pods", SyncCost: watch.SyncCost{Requests: 1, Bytes: 50, Items: 1, Duration: 10 * time.Millisecond}},
@@ -82,7 +89,7 @@ func runRollout(t *testing.T, spec string, mesh *fakeMesh) []results.Disruption 
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		mesh.mu.Lock()
-		done := (len(mesh.waves) == len(pl.Steps) || len(mesh.waves) == mesh.failWave) && mesh.inFlight == 0
+		done := (len(mesh.waves) == len(pl.Steps) || (mesh.failWave > 0 && len(mesh.waves) == mesh.failWave)) && mesh.inFlight == 0
 		mesh.mu.Unlock()
 		if done {
 			break
@@ -196,5 +203,42 @@ func TestCheckRolloutsRefusesShardedAgents(t *testing.T) {
 	o.Profile.Disruptions.Rollouts = []string{"cilium-agent@2m"}
 	if err := CheckRollouts(o); err != nil {
 		t.Errorf("internal agents: %v", err)
+	}
+}
+
+// A wave of real and emulated agents: both count as restarted and ready;
+// the lists and calls are the emulated agents' (the real ones' are in the
+// audit log).
+func TestRolloutWaveWithRealAgents(t *testing.T) {
+	names := tenAgents()
+	mesh := &fakeMesh{names: names, real: map[string]bool{names[1]: true, names[3]: true}}
+	recs := runRollout(t, "cilium-agent@0s,maxUnavailable=50%", mesh)
+	if len(recs) != 1 || recs[0].Error != "" || len(recs[0].Steps) != 2 {
+		t.Fatalf("records = %+v", recs)
+	}
+	w := recs[0].Steps[0].Rollout
+	if w == nil || w.Agents != 5 || w.Ready != 5 || w.Real != 2 || w.Lists.Count != 2*3 || w.Calls != 3*3 || w.ReadyMaxSeconds != 5 {
+		t.Errorf("wave 1 = %+v, want 5 agents ready, 2 real, the 3 emulated ones' lists and calls", w)
+	}
+	if w := recs[0].Steps[1].Rollout; w == nil || w.Real != 0 || w.Agents != 5 {
+		t.Errorf("wave 2 = %+v, want no real agent", w)
+	}
+}
+
+// The audit log names real and emulated components alike, so a step's
+// LISTs and WATCHes by client count both.
+func TestClientOfRealAndEmulatedComponents(t *testing.T) {
+	for ua, want := range map[string]string{
+		"cilium-agent/1.15.19 churn":                              "cilium-agent",
+		"cilium-agent/emulated (linux/amd64) churn":               "cilium-agent",
+		"cilium-operator-generic/1.15.19 churn":                   "cilium-operator-generic",
+		"cilium-operator-generic/emulated (linux/amd64) churn":    "cilium-operator-generic",
+		"pilot-discovery/1.28.0 (linux/amd64) kubernetes/abc":     "pilot-discovery",
+		"pilot-discovery/emulated (linux/amd64) churn":            "pilot-discovery",
+		"churn-cni-standin (kubelet's CNI calls to cilium-agent)": "churn-cni-standin",
+	} {
+		if got := clientOf(ua); got != want {
+			t.Errorf("clientOf(%q) = %q, want %q", ua, got, want)
+		}
 	}
 }

@@ -59,21 +59,30 @@ type Agent struct {
 	opts AgentOptions
 	node string
 
-	mu       sync.Mutex
-	started  bool
-	stopped  bool
-	proc     *childproc.Process
-	secrets  string
+	mu      sync.Mutex
+	started bool
+	// stopped is for good (Stop); StopReplica stops the process only.
+	stopped    bool
+	proc       *childproc.Process
+	secrets    string
+	kubeconfig string
+	namespace  string
+	// readyIn is the first start's.
 	readyIn  time.Duration
 	ready    bool
+	restarts int
 	cni      *cniStandIn
+	// cniPods and cniCount carry the CNI stand-in's state over a restart.
+	cniPods  map[string]cniPod
+	cniCount CNIStats
 	startErr error
 }
 
 var (
-	_ agents.StandIn      = (*Agent)(nil)
-	_ agents.StandInRules = (*Agent)(nil)
-	_ agents.StandInReady = (*Agent)(nil)
+	_ agents.StandIn          = (*Agent)(nil)
+	_ agents.StandInRules     = (*Agent)(nil)
+	_ agents.StandInReady     = (*Agent)(nil)
+	_ agents.StandInRestarter = (*Agent)(nil)
 )
 
 // NewAgent checks the options for node's agent; Start runs it.
@@ -177,7 +186,9 @@ func (a *Agent) CNI() CNIStats {
 	c := a.cni
 	a.mu.Unlock()
 	if c == nil {
-		return CNIStats{}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.cniCount // stopped: what it counted until then
 	}
 	return c.stats()
 }
@@ -213,7 +224,22 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 		return fmt.Errorf("realcilium: %w", err)
 	}
 	a.mu.Lock()
-	a.secrets = secrets
+	a.secrets, a.kubeconfig, a.namespace = secrets, kubeconfig, id.Namespace
+	a.mu.Unlock()
+	if err := a.run(ctx, nil, CNIStats{}); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopGrace+5*time.Second)
+		defer cancel()
+		return errors.Join(err, a.Stop(stopCtx))
+	}
+	return nil
+}
+
+// run starts the agent's process, waits until its API answers, then
+// starts the CNI stand-in with pods, what an earlier one set up, and its
+// counters so far. On failure it stops what it started.
+func (a *Agent) run(ctx context.Context, pods map[string]cniPod, count CNIStats) error {
+	a.mu.Lock()
+	kubeconfig, namespace := a.kubeconfig, a.namespace
 	a.mu.Unlock()
 	ports, err := childproc.FreePorts(2)
 	if err != nil {
@@ -221,7 +247,7 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 	}
 	cmd := exec.Command(a.opts.Binary, agentArgs(kubeconfig, a.Dir(), ports, a.opts.EndpointSlices)...)
 	cmd.Dir = a.Dir()
-	cmd.Env = append(os.Environ(), "K8S_NODE_NAME="+a.node, "CILIUM_K8S_NAMESPACE="+id.Namespace, "KUBECONFIG="+kubeconfig)
+	cmd.Env = append(os.Environ(), "K8S_NODE_NAME="+a.node, "CILIUM_K8S_NAMESPACE="+namespace, "KUBECONFIG="+kubeconfig)
 	started := time.Now()
 	a.mu.Lock()
 	if a.stopped {
@@ -241,28 +267,111 @@ func (a *Agent) Start(ctx context.Context, id agents.StandInIdentity) (err error
 		a.opts.OnStarted(a)
 	}
 	api := newAPIClient(a.socket())
-	if err := proc.WaitReady(ctx, a.opts.ReadyTimeout, 250*time.Millisecond, api.ready); err != nil {
+	fail := func(err error) error {
 		api.close()
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopGrace+5*time.Second)
 		defer cancel()
-		return errors.Join(err, a.Stop(stopCtx))
+		return errors.Join(err, a.stopProcess(stopCtx))
+	}
+	if err := proc.WaitReady(ctx, a.opts.ReadyTimeout, 250*time.Millisecond, api.ready); err != nil {
+		return fail(err)
 	}
 	cs, err := a.opts.CNI.client(a.node)
 	var cni *cniStandIn
 	if err == nil {
-		cni, err = startCNI(ctx, cs, a.node, api, a.opts.Logger)
+		cni, err = resumeCNI(ctx, cs, a.node, api, a.opts.Logger, pods, count)
 	}
 	if err != nil {
-		api.close()
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.opts.StopGrace+5*time.Second)
-		defer cancel()
-		return errors.Join(err, a.Stop(stopCtx))
+		return fail(err)
 	}
 	a.mu.Lock()
-	a.cni, a.ready, a.readyIn = cni, true, time.Since(started)
+	if a.proc != proc {
+		// Stopped meanwhile: the stand-in must not outlive its agent.
+		a.mu.Unlock()
+		cni.stop()
+		return errors.New("realcilium: stopped while starting")
+	}
+	a.cni, a.ready = cni, true
+	took := time.Since(started)
+	if a.restarts == 0 {
+		a.readyIn = took
+	}
 	a.mu.Unlock()
-	a.opts.Logger.Info("real cilium-agent ready", zap.String("node", a.node), zap.Duration("after", a.readyIn))
+	a.opts.Logger.Info("real cilium-agent ready", zap.String("node", a.node), zap.Duration("after", took))
 	return nil
+}
+
+// Replicas: one process per node.
+func (a *Agent) Replicas() int { return 1 }
+
+// StopReplica stops the agent as the kubelet stops a deleted pod's
+// container (SIGTERM, SIGKILL after StopGrace) for a restart: its node,
+// account, kubeconfig and run and lib directories (its endpoints' state)
+// stay, and so do the pods the CNI stand-in set up, as the kubelet keeps
+// their sandboxes while the agent restarts.
+func (a *Agent) StopReplica(ctx context.Context, i int) error {
+	if i != 0 {
+		return fmt.Errorf("realcilium: the agent on %s has one process, not %d", a.node, i+1)
+	}
+	a.mu.Lock()
+	if !a.started || a.stopped {
+		a.mu.Unlock()
+		return errors.New("realcilium: agent not running")
+	}
+	a.mu.Unlock()
+	return a.stopProcess(ctx)
+}
+
+// StartReplica starts the agent again after StopReplica and returns once
+// it is ready (its API answers and the CNI stand-in runs), as Start does.
+func (a *Agent) StartReplica(ctx context.Context, i int) error {
+	if i != 0 {
+		return fmt.Errorf("realcilium: the agent on %s has one process, not %d", a.node, i+1)
+	}
+	a.mu.Lock()
+	if !a.started || a.stopped {
+		a.mu.Unlock()
+		return errors.New("realcilium: agent stopped for good")
+	}
+	if a.proc != nil {
+		a.mu.Unlock()
+		return errors.New("realcilium: agent still running (StopReplica first)")
+	}
+	a.restarts++
+	pods, count := a.cniPods, a.cniCount
+	a.mu.Unlock()
+	return a.run(ctx, pods, count)
+}
+
+// Restarts is how many times the agent was started again.
+func (a *Agent) Restarts() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.restarts
+}
+
+// stopProcess ends the CNI stand-in (keeping what it set up for a
+// restart), then the process (SIGTERM, SIGKILL after StopGrace).
+func (a *Agent) stopProcess(ctx context.Context) error {
+	a.mu.Lock()
+	proc, cni := a.proc, a.cni
+	a.proc, a.cni, a.ready = nil, nil, false
+	a.mu.Unlock()
+	if cni != nil {
+		cni.stop()
+		pods, count := cni.state()
+		a.mu.Lock()
+		a.cniPods, a.cniCount = pods, count
+		a.mu.Unlock()
+	}
+	if proc == nil {
+		return nil
+	}
+	killed, err := proc.Stop(ctx, a.opts.StopGrace)
+	if killed {
+		a.opts.Logger.Warn("cilium-agent did not stop on SIGTERM; killed it", zap.String("node", a.node), zap.Int("pid", proc.PID()))
+	}
+	return err
 }
 
 // agentArgs are the agent's flags: the chart's defaults where the pinned
@@ -299,21 +408,11 @@ func agentArgs(kubeconfig, dir string, ports []int, endpointSlices bool) []strin
 func (a *Agent) Stop(ctx context.Context) error {
 	a.mu.Lock()
 	a.stopped = true
-	proc, secrets, cni := a.proc, a.secrets, a.cni
-	a.secrets, a.ready = "", false
+	secrets := a.secrets
+	a.secrets = ""
 	a.mu.Unlock()
 	if secrets != "" {
 		defer os.RemoveAll(secrets)
 	}
-	if cni != nil {
-		cni.stop()
-	}
-	if proc == nil {
-		return nil
-	}
-	killed, err := proc.Stop(ctx, a.opts.StopGrace)
-	if killed {
-		a.opts.Logger.Warn("cilium-agent did not stop on SIGTERM; killed it", zap.String("node", a.node), zap.Int("pid", proc.PID()))
-	}
-	return err
+	return a.stopProcess(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -88,10 +89,22 @@ func (o CNIOptions) client(node string) (kubernetes.Interface, error) {
 
 // startCNI watches node's pods through cs and sets them up through api.
 func startCNI(ctx context.Context, cs kubernetes.Interface, node string, api *apiClient, log *zap.Logger) (*cniStandIn, error) {
+	return resumeCNI(ctx, cs, node, api, log, nil, CNIStats{})
+}
+
+// resumeCNI is startCNI for a restarted agent: pods are what the previous
+// stand-in set up, which the kubelet would not set up again (the agent
+// restores their endpoints from its state directory), and count its
+// counters so far.
+func resumeCNI(ctx context.Context, cs kubernetes.Interface, node string, api *apiClient, log *zap.Logger,
+	pods map[string]cniPod, count CNIStats) (*cniStandIn, error) {
+	if pods == nil {
+		pods = map[string]cniPod{}
+	}
 	c := &cniStandIn{
 		node: node, api: api, log: log.With(zap.String("node", node)),
 		queue: workqueue.NewTypedRateLimitingQueue(workqueue.NewTypedItemExponentialFailureRateLimiter[string](200*time.Millisecond, 10*time.Second)),
-		pods:  map[string]cniPod{},
+		pods:  pods, count: count,
 	}
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", node).String()
@@ -133,6 +146,13 @@ func (c *cniStandIn) stop() {
 		c.done.Wait()
 		c.api.close()
 	})
+}
+
+// state is what the stand-in set up and counted (call after stop).
+func (c *cniStandIn) state() (map[string]cniPod, CNIStats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.pods), c.count
 }
 
 func (c *cniStandIn) stats() CNIStats {

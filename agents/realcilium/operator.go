@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -46,6 +47,9 @@ type OperatorOptions struct {
 	ReadyTimeout time.Duration
 	// StopGrace is the wait between SIGTERM and SIGKILL in Stop.
 	StopGrace time.Duration
+	// OnStarted, if set, is called with a replica's name and process id
+	// each time its process starts (a restart starts a new one).
+	OnStarted func(name string, pid int)
 	Logger    *zap.Logger
 }
 
@@ -56,14 +60,19 @@ type Operator struct {
 
 	mu      sync.Mutex
 	started bool
-	procs   []*childproc.Process
-	secrets string
-	readyIn time.Duration
+	stopped bool
+	// procs are the replicas' processes (nil: stopped for a restart).
+	procs      []*childproc.Process
+	secrets    string
+	kubeconfig string
+	namespace  string
+	readyIn    time.Duration
 }
 
 var (
-	_ agents.StandIn      = (*Operator)(nil)
-	_ agents.StandInRules = (*Operator)(nil)
+	_ agents.StandIn          = (*Operator)(nil)
+	_ agents.StandInRules     = (*Operator)(nil)
+	_ agents.StandInRestarter = (*Operator)(nil)
 )
 
 // NewOperator checks the options; Start runs the replicas.
@@ -99,7 +108,9 @@ func (p *Operator) Processes() map[string]int {
 	defer p.mu.Unlock()
 	out := map[string]int{}
 	for i, proc := range p.procs {
-		out[fmt.Sprintf("%s-%d", OperatorBinary, i)] = proc.PID()
+		if proc != nil {
+			out[replicaName(i)] = proc.PID()
+		}
 	}
 	return out
 }
@@ -134,37 +145,23 @@ func (p *Operator) Start(ctx context.Context, id agents.StandInIdentity) error {
 		return fmt.Errorf("realcilium: %w", err)
 	}
 	p.mu.Lock()
-	p.secrets = secrets
+	p.secrets, p.kubeconfig, p.namespace = secrets, kubeconfig, id.Namespace
+	p.procs = make([]*childproc.Process, p.opts.Replicas)
 	p.mu.Unlock()
 	started := time.Now()
-	var health []string
 	fail := func(err error) error {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
 		defer cancel()
 		return errors.Join(err, p.Stop(stopCtx))
 	}
+	health := make([]string, p.opts.Replicas)
 	for i := range p.opts.Replicas {
-		ports, err := childproc.FreePorts(3)
-		if err != nil {
+		if health[i], err = p.spawn(i); err != nil {
 			return fail(err)
 		}
-		cmd := exec.Command(p.opts.Binary, p.args(kubeconfig, id.Namespace, ports)...)
-		cmd.Dir = p.opts.Dir
-		cmd.Env = append(os.Environ(), "CILIUM_K8S_NAMESPACE="+id.Namespace, "KUBECONFIG="+kubeconfig)
-		proc, err := childproc.Start(fmt.Sprintf("%s-%d", OperatorBinary, i), cmd, p.LogPath(i), 0)
-		if err != nil {
-			return fail(err)
-		}
-		p.mu.Lock()
-		p.procs = append(p.procs, proc)
-		p.mu.Unlock()
-		health = append(health, "http://"+net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0]))+"/healthz")
 	}
 	for i, url := range health {
-		p.mu.Lock()
-		proc := p.procs[i]
-		p.mu.Unlock()
-		if err := proc.WaitReady(ctx, p.opts.ReadyTimeout, 250*time.Millisecond, childproc.HTTPOK(url)); err != nil {
+		if err := p.waitHealthy(ctx, i, url); err != nil {
 			return fail(err)
 		}
 	}
@@ -172,6 +169,94 @@ func (p *Operator) Start(ctx context.Context, id agents.StandInIdentity) error {
 	p.readyIn = time.Since(started)
 	p.mu.Unlock()
 	p.opts.Logger.Info("real cilium-operator ready", zap.Int("replicas", p.opts.Replicas), zap.Duration("after", p.readyIn))
+	return nil
+}
+
+// spawn starts replica i's process and returns its /healthz URL.
+func (p *Operator) spawn(i int) (string, error) {
+	ports, err := childproc.FreePorts(3)
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	kubeconfig, namespace := p.kubeconfig, p.namespace
+	p.mu.Unlock()
+	cmd := exec.Command(p.opts.Binary, p.args(kubeconfig, namespace, ports)...)
+	cmd.Dir = p.opts.Dir
+	cmd.Env = append(os.Environ(), "CILIUM_K8S_NAMESPACE="+namespace, "KUBECONFIG="+kubeconfig)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return "", errors.New("realcilium: operator stopped")
+	}
+	proc, err := childproc.Start(replicaName(i), cmd, p.LogPath(i), 0)
+	if err != nil {
+		return "", err
+	}
+	p.procs[i] = proc
+	if p.opts.OnStarted != nil {
+		p.opts.OnStarted(replicaName(i), proc.PID())
+	}
+	return "http://" + net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0])) + "/healthz", nil
+}
+
+func replicaName(i int) string { return fmt.Sprintf("%s-%d", OperatorBinary, i) }
+
+// waitHealthy waits until replica i answers /healthz at url.
+func (p *Operator) waitHealthy(ctx context.Context, i int, url string) error {
+	p.mu.Lock()
+	proc := p.procs[i]
+	p.mu.Unlock()
+	if proc == nil {
+		return fmt.Errorf("realcilium: %s stopped", replicaName(i))
+	}
+	return proc.WaitReady(ctx, p.opts.ReadyTimeout, 250*time.Millisecond, childproc.HTTPOK(url))
+}
+
+// Replicas is the number of operator processes.
+func (p *Operator) Replicas() int { return p.opts.Replicas }
+
+// StopReplica stops replica i as the kubelet stops a deleted pod's
+// container (SIGTERM, SIGKILL after StopGrace). The operator releases its
+// lease on SIGTERM when it leads (ReleaseOnCancel).
+func (p *Operator) StopReplica(ctx context.Context, i int) error {
+	if i < 0 || i >= p.opts.Replicas {
+		return fmt.Errorf("realcilium: no operator replica %d", i)
+	}
+	p.mu.Lock()
+	proc := p.procs[i]
+	p.procs[i] = nil
+	p.mu.Unlock()
+	return p.stopProc(ctx, i, proc)
+}
+
+// StartReplica starts replica i again, as a new pod: the operator picks a
+// new holder identity (hostname plus a random suffix) at every start, so
+// it takes the lease over as a new pod does. It returns once the replica
+// answers /healthz.
+func (p *Operator) StartReplica(ctx context.Context, i int) error {
+	if i < 0 || i >= p.opts.Replicas {
+		return fmt.Errorf("realcilium: no operator replica %d", i)
+	}
+	p.mu.Lock()
+	running, stopped := p.procs[i] != nil, p.stopped
+	p.mu.Unlock()
+	if stopped {
+		return errors.New("realcilium: operator stopped for good")
+	}
+	if running {
+		return fmt.Errorf("realcilium: %s still running (StopReplica first)", replicaName(i))
+	}
+	url, err := p.spawn(i)
+	if err == nil {
+		err = p.waitHealthy(ctx, i, url)
+	}
+	if err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
+		defer cancel()
+		return errors.Join(err, p.StopReplica(stopCtx, i))
+	}
+	p.opts.Logger.Info("real cilium-operator replica ready again", zap.Int("replica", i))
 	return nil
 }
 
@@ -211,18 +296,27 @@ func (p *Operator) args(kubeconfig, namespace string, ports []int) []string {
 func (p *Operator) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	procs, secrets := p.procs, p.secrets
-	p.secrets = ""
+	p.secrets, p.stopped = "", true
+	procs = slices.Clone(procs)
 	p.mu.Unlock()
 	if secrets != "" {
 		defer os.RemoveAll(secrets)
 	}
 	var errs []error
 	for i, proc := range procs {
-		killed, err := proc.Stop(ctx, p.opts.StopGrace)
-		if killed {
-			p.opts.Logger.Warn("cilium-operator did not stop on SIGTERM; killed it", zap.Int("replica", i), zap.Int("pid", proc.PID()))
-		}
-		errs = append(errs, err)
+		errs = append(errs, p.stopProc(ctx, i, proc))
 	}
 	return errors.Join(errs...)
+}
+
+// stopProc ends replica i's process (nil: none runs).
+func (p *Operator) stopProc(ctx context.Context, i int, proc *childproc.Process) error {
+	if proc == nil {
+		return nil
+	}
+	killed, err := proc.Stop(ctx, p.opts.StopGrace)
+	if killed {
+		p.opts.Logger.Warn("cilium-operator did not stop on SIGTERM; killed it", zap.Int("replica", i), zap.Int("pid", proc.PID()))
+	}
+	return err
 }

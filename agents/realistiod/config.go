@@ -33,9 +33,9 @@ func args(kubeconfig, meshConfig string, ports []int) []string {
 }
 
 // env is what the chart's deployment gives istiod (the ambient profile),
-// with the pod fields filled from the stand-in identity. KUBECONFIG is set
-// too so nothing falls back to a user's own.
-func env(id agents.StandInIdentity, kubeconfig string) []string {
+// with the pod fields filled from the stand-in identity and pod, its pod
+// name. KUBECONFIG is set too so nothing falls back to a user's own.
+func env(id agents.StandInIdentity, kubeconfig, pod string) []string {
 	sa := id.ServiceAccount
 	if _, name, ok := strings.Cut(sa, "/"); ok {
 		sa = name
@@ -44,7 +44,7 @@ func env(id agents.StandInIdentity, kubeconfig string) []string {
 		"KUBECONFIG=" + kubeconfig,
 		"REVISION=default",
 		"PILOT_CERT_PROVIDER=istiod",
-		"POD_NAME=istiod-churn-0",
+		"POD_NAME=" + pod,
 		"POD_NAMESPACE=" + id.Namespace,
 		"SERVICE_ACCOUNT=" + sa,
 		"CA_TRUSTED_NODE_ACCOUNTS=" + id.Namespace + "/ztunnel",

@@ -49,8 +49,11 @@ type Options struct {
 	// StopGrace is the wait between SIGTERM and SIGKILL in Stop.
 	StopGrace time.Duration
 	// Env is extra KEY=VALUE environment, applied after the defaults.
-	Env    []string
-	Logger *zap.Logger
+	Env []string
+	// OnStarted, if set, is called with the process id each time istiod's
+	// process starts (a restart starts a new one).
+	OnStarted func(pid int)
+	Logger    *zap.Logger
 }
 
 // Istiod is one pilot-discovery process; it implements agents.StandIn.
@@ -60,12 +63,21 @@ type Istiod struct {
 	mu       sync.Mutex
 	proc     *childproc.Process
 	started  bool
+	stopped  bool // for good (Stop)
+	down     bool // stopped for a restart (StopReplica)
+	restarts int
 	secrets  string // private directory of the kubeconfig
-	readyURL string
-	readyIn  time.Duration
+	// kubeconfig and id are Start's, for restarts.
+	kubeconfig string
+	id         agents.StandInIdentity
+	readyURL   string
+	readyIn    time.Duration // the first start's
 }
 
-var _ agents.StandIn = (*Istiod)(nil)
+var (
+	_ agents.StandIn          = (*Istiod)(nil)
+	_ agents.StandInRestarter = (*Istiod)(nil)
+)
 
 // New checks the options; Start runs the process.
 func New(o Options) (*Istiod, error) {
@@ -137,40 +149,122 @@ func (p *Istiod) Start(ctx context.Context, id agents.StandInIdentity) error {
 		return fmt.Errorf("realistiod: %w", err)
 	}
 	p.mu.Lock()
-	p.secrets = secrets
+	p.secrets, p.kubeconfig, p.id = secrets, kubeconfig, id
 	p.mu.Unlock()
 	meshConfig := filepath.Join(p.opts.Dir, "mesh.yaml")
 	if err := os.WriteFile(meshConfig, []byte(meshConfigYAML(id.Namespace)), 0o600); err != nil {
 		return fmt.Errorf("writing mesh config: %w", err)
 	}
-	ports, err := childproc.FreePorts(6)
+	took, err := p.run(ctx)
 	if err != nil {
-		return err
-	}
-	cmd := exec.Command(p.opts.Binary, args(kubeconfig, meshConfig, ports)...)
-	cmd.Dir = p.opts.Dir
-	cmd.Env = append(os.Environ(), env(id, kubeconfig)...)
-	cmd.Env = append(cmd.Env, p.opts.Env...)
-	started := time.Now()
-	proc, err := childproc.Start("istiod", cmd, p.opts.LogPath, 0)
-	if err != nil {
-		return err
-	}
-	p.mu.Lock()
-	p.proc = proc
-	p.readyURL = "http://" + net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0])) + "/ready"
-	p.mu.Unlock()
-	p.opts.Logger.Info("istiod started", zap.Int("pid", proc.PID()), zap.String("log", p.opts.LogPath))
-	if err := proc.WaitReady(ctx, p.opts.ReadyTimeout, 500*time.Millisecond, childproc.HTTPOK(p.readyURL)); err != nil {
 		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
 		defer cancel()
 		return errors.Join(err, p.Stop(stopCtx))
 	}
 	p.mu.Lock()
-	p.readyIn = time.Since(started)
+	p.readyIn = took
 	p.mu.Unlock()
-	p.opts.Logger.Info("istiod ready", zap.Duration("after", p.readyIn))
 	return nil
+}
+
+// run starts the process as pod podName(restarts) and waits until /ready
+// answers; it returns how long that took.
+func (p *Istiod) run(ctx context.Context) (time.Duration, error) {
+	ports, err := childproc.FreePorts(6)
+	if err != nil {
+		return 0, err
+	}
+	p.mu.Lock()
+	kubeconfig, id, pod := p.kubeconfig, p.id, podName(p.restarts)
+	p.mu.Unlock()
+	cmd := exec.Command(p.opts.Binary, args(kubeconfig, filepath.Join(p.opts.Dir, "mesh.yaml"), ports)...)
+	cmd.Dir = p.opts.Dir
+	cmd.Env = append(os.Environ(), env(id, kubeconfig, pod)...)
+	cmd.Env = append(cmd.Env, p.opts.Env...)
+	started := time.Now()
+	p.mu.Lock()
+	if p.stopped {
+		p.mu.Unlock()
+		return 0, errors.New("realistiod: stopped")
+	}
+	proc, err := childproc.Start("istiod", cmd, p.opts.LogPath, 0)
+	if err != nil {
+		p.mu.Unlock()
+		return 0, err
+	}
+	p.proc, p.down = proc, false
+	p.readyURL = "http://" + net.JoinHostPort(childproc.Loopback, strconv.Itoa(ports[0])) + "/ready"
+	readyURL := p.readyURL
+	p.mu.Unlock()
+	p.opts.Logger.Info("istiod started", zap.Int("pid", proc.PID()), zap.String("pod", pod), zap.String("log", p.opts.LogPath))
+	if p.opts.OnStarted != nil {
+		p.opts.OnStarted(proc.PID())
+	}
+	if err := proc.WaitReady(ctx, p.opts.ReadyTimeout, 500*time.Millisecond, childproc.HTTPOK(readyURL)); err != nil {
+		return 0, err
+	}
+	took := time.Since(started)
+	p.opts.Logger.Info("istiod ready", zap.Duration("after", took))
+	return took, nil
+}
+
+// podName is the POD_NAME istiod runs as: a restart is a new pod, so
+// pilot-discovery, whose leader elections take the pod name as holder
+// identity, comes back as a new holder.
+func podName(restarts int) string { return fmt.Sprintf("istiod-churn-%d", restarts) }
+
+// Replicas: istiod is one process (the chart's one replica).
+func (p *Istiod) Replicas() int { return 1 }
+
+// StopReplica stops istiod as the kubelet stops a deleted pod's container
+// (SIGTERM, SIGKILL after StopGrace), keeping its kubeconfig and mesh
+// config for StartReplica.
+func (p *Istiod) StopReplica(ctx context.Context, i int) error {
+	if i != 0 {
+		return fmt.Errorf("realistiod: istiod has one process, not %d", i+1)
+	}
+	p.mu.Lock()
+	if !p.started || p.stopped {
+		p.mu.Unlock()
+		return errors.New("realistiod: not running")
+	}
+	proc := p.proc
+	p.down = true
+	p.mu.Unlock()
+	return p.stopProc(ctx, proc)
+}
+
+// StartReplica starts istiod again after StopReplica, as a new pod (a new
+// POD_NAME), and returns once /ready answers. On failure the process is
+// stopped.
+func (p *Istiod) StartReplica(ctx context.Context, i int) error {
+	if i != 0 {
+		return fmt.Errorf("realistiod: istiod has one process, not %d", i+1)
+	}
+	p.mu.Lock()
+	if !p.down || p.stopped {
+		p.mu.Unlock()
+		return errors.New("realistiod: not stopped for a restart (StopReplica first)")
+	}
+	p.restarts++
+	p.mu.Unlock()
+	if _, err := p.run(ctx); err != nil {
+		p.mu.Lock()
+		proc := p.proc
+		p.down = true
+		p.mu.Unlock()
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.StopGrace+5*time.Second)
+		defer cancel()
+		return errors.Join(err, p.stopProc(stopCtx, proc))
+	}
+	return nil
+}
+
+// Restarts is how many times istiod was started again.
+func (p *Istiod) Restarts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarts
 }
 
 // Exited is closed once the process has ended (nil before Start).
@@ -190,11 +284,15 @@ func (p *Istiod) Exited() <-chan struct{} {
 func (p *Istiod) Stop(ctx context.Context) error {
 	p.mu.Lock()
 	proc, secrets := p.proc, p.secrets
-	p.secrets = ""
+	p.secrets, p.stopped = "", true
 	p.mu.Unlock()
 	if secrets != "" {
 		defer os.RemoveAll(secrets)
 	}
+	return p.stopProc(ctx, proc)
+}
+
+func (p *Istiod) stopProc(ctx context.Context, proc *childproc.Process) error {
 	if proc == nil {
 		return nil
 	}

@@ -198,3 +198,48 @@ func TestNewNeedsTheBinary(t *testing.T) {
 		t.Fatalf("New() = %v, want an error pointing at make istiod", err)
 	}
 }
+
+// A restart stops the process and starts a new one as a new pod (a new
+// POD_NAME, so a new leader-election holder), with the same kubeconfig,
+// until Stop ends it for good.
+func TestRestartIsANewPod(t *testing.T) {
+	p, dir := newFake(t, "serve")
+	var pids []int
+	p.opts.OnStarted = func(pid int) { pids = append(pids, pid) }
+	if err := p.Start(context.Background(), testIdentity()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Stop(context.Background()) })
+	if err := p.StartReplica(context.Background(), 0); err == nil {
+		t.Error("StartReplica of a running istiod succeeded")
+	}
+	first := p.PID()
+	exited := p.Exited()
+	if err := p.StopReplica(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+	default:
+		t.Fatal("process still running after StopReplica")
+	}
+	if err := p.StartReplica(context.Background(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if p.PID() == first || len(pids) != 2 || pids[1] != p.PID() || p.Restarts() != 1 {
+		t.Errorf("PID %d (first %d), started %v, restarts %d; want a new process reported", p.PID(), first, pids, p.Restarts())
+	}
+	env, err := os.ReadFile(filepath.Join(dir, "env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(env), "POD_NAME=istiod-churn-1\n") {
+		t.Errorf("restarted istiod's environment lacks POD_NAME=istiod-churn-1")
+	}
+	if err := p.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.StartReplica(context.Background(), 0); err == nil {
+		t.Error("StartReplica after Stop succeeded")
+	}
+}
