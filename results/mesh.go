@@ -33,6 +33,9 @@ type RealComponent struct {
 	Replicas int    `json:"replicas,omitempty"`
 	// ReadySeconds is how long it took from start to serving.
 	ReadySeconds float64 `json:"readySeconds,omitempty"`
+	// Restarts are the times a rollout started its process (or, for the
+	// operator, one of its replicas' processes) again.
+	Restarts int `json:"restarts,omitempty"`
 	// Error is why it did not start ("" if it did).
 	Error string `json:"error,omitempty"`
 	// CNIAdds and CNIDeletes are the pods the CNI stand-in set up and

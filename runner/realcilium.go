@@ -164,11 +164,11 @@ func (rc *realCilium) summary() []results.RealComponent {
 	if rc == nil {
 		return nil
 	}
-	out := []results.RealComponent{{Name: realcilium.OperatorBinary, Replicas: len(rc.operator.Processes()),
-		ReadySeconds: rc.operator.ReadyAfter().Seconds(), Log: rc.operator.LogPath(0)}}
+	out := []results.RealComponent{{Name: realcilium.OperatorBinary, Replicas: rc.operator.Replicas(),
+		ReadySeconds: rc.operator.ReadyAfter().Seconds(), Restarts: rc.operator.Restarts(), Log: rc.operator.LogPath(0)}}
 	for _, a := range rc.agents {
 		c := a.CNI()
-		rcomp := results.RealComponent{Name: realcilium.AgentBinary, Node: a.Node(), ReadySeconds: a.ReadyAfter().Seconds(),
+		rcomp := results.RealComponent{Name: realcilium.AgentBinary, Node: a.Node(), ReadySeconds: a.ReadyAfter().Seconds(), Restarts: a.Restarts(),
 			CNIAdds: c.Adds, CNIDeletes: c.Deletes, CNIErrors: c.Errors, CNILast: c.LastError, Log: a.LogPath()}
 		if err := a.StartError(); err != nil {
 			rcomp.Error = err.Error()

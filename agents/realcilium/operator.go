@@ -67,6 +67,7 @@ type Operator struct {
 	kubeconfig string
 	namespace  string
 	readyIn    time.Duration
+	restarts   int
 }
 
 var (
@@ -256,8 +257,18 @@ func (p *Operator) StartReplica(ctx context.Context, i int) error {
 		defer cancel()
 		return errors.Join(err, p.StopReplica(stopCtx, i))
 	}
+	p.mu.Lock()
+	p.restarts++
+	p.mu.Unlock()
 	p.opts.Logger.Info("real cilium-operator replica ready again", zap.Int("replica", i))
 	return nil
+}
+
+// Restarts is how many times a replica's process was started again.
+func (p *Operator) Restarts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.restarts
 }
 
 // args are the operator's flags: CRD identities, Kubernetes IPAM (as the
