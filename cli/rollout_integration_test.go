@@ -16,22 +16,7 @@ import (
 // CiliumEndpoint again. In the same run the two cilium-operators restart
 // one at a time, and the new ones take the lease over.
 func TestIntegrationRunCiliumAgentRollout(t *testing.T) {
-	bin := testenv.RequireBinaries(t)
-	dir := t.TempDir()
-	outDir := filepath.Join(dir, "out")
-	code, out := runChurn(t, context.Background(), "run", "--profile", "smoke", "--mesh", "cilium", "--bin-dir", bin,
-		"--duration", "50s", "--dir", filepath.Join(dir, "cluster"), "--out", outDir,
-		"--rollout", "cilium-agent@10s,maxUnavailable=50%", "--rollout", "cilium-operator@25s,maxUnavailable=1")
-	if code != ExitOK && code != ExitSLOBreached {
-		t.Fatalf("exit %d, want a completed run (0 or 2)", code)
-	}
-	r, err := results.Read(outDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Disruptions) != 2 {
-		t.Fatalf("disruptions = %+v, want the two rollouts", r.Disruptions)
-	}
+	r, out := runRollouts(t, "cilium", "cilium-agent@10s,maxUnavailable=50%", "cilium-operator@25s,maxUnavailable=1")
 	d := rolloutOf(t, r, "cilium-agent")
 	if d.Kind != results.DisruptionRollout || d.Error != "" || d.Settings["maxUnavailable"] != "50%" || d.Settings["replicas"] != "5" {
 		t.Fatalf("rollout = %+v", d)
@@ -96,22 +81,7 @@ func TestIntegrationRunCiliumAgentRollout(t *testing.T) {
 // 2 at a time (waves of 2, 2, 1), each listing its node's pods again by
 // streaming list, and later istiod restarts and re-lists the cluster.
 func TestIntegrationRunIstioAmbientRollout(t *testing.T) {
-	bin := testenv.RequireBinaries(t)
-	dir := t.TempDir()
-	outDir := filepath.Join(dir, "out")
-	code, out := runChurn(t, context.Background(), "run", "--profile", "smoke", "--mesh", "istio-ambient", "--bin-dir", bin,
-		"--duration", "50s", "--dir", filepath.Join(dir, "cluster"), "--out", outDir,
-		"--rollout", "istio-cni@10s,maxUnavailable=2", "--rollout", "istiod@25s")
-	if code != ExitOK && code != ExitSLOBreached {
-		t.Fatalf("exit %d, want a completed run (0 or 2)", code)
-	}
-	r, err := results.Read(outDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Disruptions) != 2 {
-		t.Fatalf("disruptions = %+v, want the two rollouts", r.Disruptions)
-	}
+	r, out := runRollouts(t, "istio-ambient", "istio-cni@10s,maxUnavailable=2", "istiod@25s")
 	cni := rolloutOf(t, r, "istio-cni")
 	if cni.Settings["maxUnavailable"] != "2" || cni.Settings["replicas"] != "5" || len(cni.Steps) != 3 {
 		t.Fatalf("istio-cni rollout = %+v, want 5 agents in waves of 2, 2, 1", cni)
@@ -156,6 +126,33 @@ func TestIntegrationRunIstioAmbientRollout(t *testing.T) {
 	if !strings.Contains(out, "istio-cni@10s,maxUnavailable=2") || !strings.Contains(out, "istiod@25s") {
 		t.Errorf("summary lacks the rollouts")
 	}
+}
+
+// runRollouts runs the smoke profile with mesh for 50 s of churn and the
+// rollouts, and returns its results, with one disruption per rollout, and
+// its output.
+func runRollouts(t *testing.T, mesh string, rollouts ...string) (*results.Result, string) {
+	t.Helper()
+	bin := testenv.RequireBinaries(t)
+	dir := t.TempDir()
+	outDir := filepath.Join(dir, "out")
+	args := []string{"run", "--profile", "smoke", "--mesh", mesh, "--bin-dir", bin,
+		"--duration", "50s", "--dir", filepath.Join(dir, "cluster"), "--out", outDir}
+	for _, ro := range rollouts {
+		args = append(args, "--rollout", ro)
+	}
+	code, out := runChurn(t, context.Background(), args...)
+	if code != ExitOK && code != ExitSLOBreached {
+		t.Fatalf("exit %d, want a completed run (0 or 2)", code)
+	}
+	r, err := results.Read(outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Disruptions) != len(rollouts) {
+		t.Fatalf("disruptions = %+v, want the %d rollouts", r.Disruptions, len(rollouts))
+	}
+	return r, out
 }
 
 // rolloutOf is the run's rollout of component.
