@@ -227,9 +227,18 @@ func (a *ciliumAgent) ensureCiliumNode(ctx context.Context) {
 	node := a.r.node
 	cl := a.r.client()
 	path := objectPath("cilium.io", "v2", "ciliumnodes", "", node)
-	_, err := a.r.do(ctx, apiCall{client: cl, verb: http.MethodGet, path: path, accept: watch.ContentTypeJSON})
+	found, err := a.r.do(ctx, apiCall{client: cl, verb: http.MethodGet, path: path, accept: watch.ContentTypeJSON})
 	if err == nil {
-		// It exists; never modify one the run did not write.
+		// It exists (a restarted agent's): the real agent writes it back
+		// whatever it holds (v1.15 nodediscovery updates after every GET),
+		// so a restart costs an UPDATE. Never modify one the run did not
+		// write.
+		if hasLabels(found, a.r.comp.mesh.cfg.RunLabels) {
+			if _, err := a.r.do(ctx, apiCall{client: cl, verb: http.MethodPut, path: path, body: found,
+				contentType: watch.ContentTypeJSON, accept: watch.ContentTypeJSON, key: "update ciliumnodes"}); err != nil && !watch.IsConflict(err) {
+				a.r.countError(ctx, "update ciliumnode", err)
+			}
+		}
 		a.mu.Lock()
 		a.ciliumNode = true
 		a.mu.Unlock()
@@ -262,6 +271,24 @@ func (a *ciliumAgent) ensureCiliumNode(ctx context.Context) {
 	a.mu.Lock()
 	a.ciliumNode = true
 	a.mu.Unlock()
+}
+
+// hasLabels reports whether a JSON object's metadata carries labels.
+func hasLabels(body []byte, labels map[string]string) bool {
+	var obj struct {
+		Metadata struct {
+			Labels map[string]string `json:"labels"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(body, &obj) != nil {
+		return false
+	}
+	for k, v := range labels {
+		if obj.Metadata.Labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // endpointWork is a snapshot of one pod taken under the lock.

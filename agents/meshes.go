@@ -215,7 +215,7 @@ func cilium(ces bool) *MeshSpec {
 		Writes: []Rule{
 			{Group: "cilium.io", Resources: []string{"ciliumendpoints"}, Verbs: []string{"get", "create", "patch", "delete"}},
 			{Group: "cilium.io", Resources: []string{"ciliumidentities"}, Verbs: []string{"create"}},
-			{Group: "cilium.io", Resources: []string{"ciliumnodes"}, Verbs: []string{"get", "create"}},
+			{Group: "cilium.io", Resources: []string{"ciliumnodes"}, Verbs: []string{"get", "create", "update"}},
 		},
 	}
 	operator := ComponentSpec{

@@ -104,10 +104,18 @@ func TestRestartCiliumAgents(t *testing.T) {
 	if n := gets(); n != 2 {
 		t.Errorf("endpoint GETs after the restart = %d, want one per restarted agent's pod (2)", n)
 	}
+	nodeUpdates := 0
 	for _, r := range srv.Requests()[len(before):] {
 		if r.Verb == "create" && r.Resource == "ciliumendpoints" {
 			t.Errorf("a restarted agent re-created endpoint %s/%s", r.Namespace, r.Name)
 		}
+		if r.Verb == "update" && r.Resource == "ciliumnodes" {
+			nodeUpdates++
+		}
+	}
+	// As the real agent, each writes back the CiliumNode it finds.
+	if nodeUpdates != 2 {
+		t.Errorf("CiliumNode updates after the restart = %d, want one per restarted agent (2)", nodeUpdates)
 	}
 	if r := m.Running()["cilium-agent"]; r != 4 {
 		t.Errorf("running agents = %d, want 4", r)

@@ -276,6 +276,19 @@ func (a *Agent) run(ctx context.Context, pods map[string]cniPod, count CNIStats)
 	if err := proc.WaitReady(ctx, a.opts.ReadyTimeout, 250*time.Millisecond, api.ready); err != nil {
 		return fail(err)
 	}
+	if pods != nil {
+		// A restart: what the agent did not restore is set up again.
+		restored, err := api.endpointContainerIDs(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		var again int
+		pods, again = restoredOnly(pods, restored)
+		if again > 0 {
+			a.opts.Logger.Info("restarted cilium-agent did not restore some endpoints; the CNI stand-in sets them up again",
+				zap.String("node", a.node), zap.Int("restored", len(pods)), zap.Int("again", again))
+		}
+	}
 	cs, err := a.opts.CNI.client(a.node)
 	var cni *cniStandIn
 	if err == nil {

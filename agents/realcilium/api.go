@@ -130,6 +130,42 @@ func (a *apiClient) deleteEndpoint(ctx context.Context, containerID string) erro
 	return nil
 }
 
+// endpointContainerIDs is GET /endpoint: the container ids of the
+// agent's endpoints (after a restart, those it restored). Decoded as a
+// stream: the answer grows with the node's pods.
+func (a *apiClient) endpointContainerIDs(ctx context.Context) (map[string]bool, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, apiBase+"/endpoint", nil)
+	if err != nil {
+		return nil, fmt.Errorf("GET /endpoint: %w", err)
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /endpoint: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, apiError("GET /endpoint", resp.StatusCode, body)
+	}
+	var eps []struct {
+		Status struct {
+			ExternalIdentifiers struct {
+				ContainerID string `json:"container-id"`
+			} `json:"external-identifiers"`
+		} `json:"status"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&eps); err != nil {
+		return nil, fmt.Errorf("GET /endpoint: decoding: %w", err)
+	}
+	out := make(map[string]bool, len(eps))
+	for _, e := range eps {
+		if id := e.Status.ExternalIdentifiers.ContainerID; id != "" {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
 func (a *apiClient) do(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {

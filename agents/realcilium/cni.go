@@ -148,6 +148,24 @@ func (c *cniStandIn) stop() {
 	})
 }
 
+// restoredOnly keeps of pods, what a stand-in had set up before its
+// agent restarted, those whose endpoints the agent restored (their
+// container ids in restored). The others are set up again: their pods
+// would otherwise have no endpoint. The datapath-less agent restores none
+// (restore checks that each endpoint's veth exists); an agent in a real
+// cluster restores them all, and the kubelet sets up nothing again.
+func restoredOnly(pods map[string]cniPod, restored map[string]bool) (kept map[string]cniPod, dropped int) {
+	kept = make(map[string]cniPod, len(pods))
+	for k, p := range pods {
+		if restored[p.containerID] {
+			kept[k] = p
+			continue
+		}
+		dropped++
+	}
+	return kept, dropped
+}
+
 // state is what the stand-in set up and counted (call after stop).
 func (c *cniStandIn) state() (map[string]cniPod, CNIStats) {
 	c.mu.Lock()

@@ -71,6 +71,12 @@ func (f *fakeAgentAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 	case r.Method == http.MethodDelete:
 		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodGet && r.URL.Path == "/v1/endpoint":
+		var eps []any
+		for _, e := range f.endpoints {
+			eps = append(eps, map[string]any{"id": 1, "status": map[string]any{"external-identifiers": map[string]any{"container-id": e.ContainerID}}})
+		}
+		json.NewEncoder(w).Encode(eps)
 	default:
 		http.NotFound(w, r)
 	}
@@ -196,5 +202,42 @@ func TestNewRefusesMissingBinaries(t *testing.T) {
 	}
 	if _, err := NewOperator(OperatorOptions{Binary: "/nonexistent/op", Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "make cilium") {
 		t.Errorf("NewOperator = %v, want an error naming make cilium", err)
+	}
+}
+
+// After an agent's restart, the pods whose endpoints it restored stay set
+// up; the others are set up again.
+func TestCNIStandInAfterARestart(t *testing.T) {
+	api, sock := startFakeAgentAPI(t)
+	a := newAPIClient(sock)
+	kept := runningPod("kept", "n1", "10.0.0.1")
+	lost := runningPod("lost", "n1", "10.0.0.2")
+	// The agent restored kept's endpoint only.
+	api.mu.Lock()
+	api.endpoints = []endpointRequest{{ContainerID: containerID(string(kept.UID))}}
+	api.mu.Unlock()
+	restored, err := a.endpointContainerIDs(context.Background())
+	if err != nil || len(restored) != 1 {
+		t.Fatalf("endpointContainerIDs = %v, %v", restored, err)
+	}
+	before := map[string]cniPod{
+		"ns/kept": {uid: string(kept.UID), containerID: containerID(string(kept.UID)), ip: "10.128.0.1"},
+		"ns/lost": {uid: string(lost.UID), containerID: containerID(string(lost.UID)), ip: "10.128.0.2"},
+	}
+	pods, again := restoredOnly(before, restored)
+	if again != 1 || len(pods) != 1 || pods["ns/kept"].ip != "10.128.0.1" {
+		t.Fatalf("restoredOnly = %v, %d again", pods, again)
+	}
+	cs := fake.NewClientset(kept, lost)
+	c, err := resumeCNI(context.Background(), cs, "n1", a, zaptest.NewLogger(t), pods, CNIStats{Adds: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.stop()
+	eventually(t, "lost set up again", func() bool { return c.stats().Adds == 3 })
+	time.Sleep(100 * time.Millisecond)
+	_, eps := api.snapshot()
+	if len(eps) != 2 || eps[1].K8sPodName != "lost" {
+		t.Errorf("endpoints = %+v, want only lost's added again", eps)
 	}
 }
