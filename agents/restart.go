@@ -129,37 +129,29 @@ func (m *Mesh) Restart(ctx context.Context, component string, names []string, st
 		return nil, errors.New("the mesh is not running")
 	}
 	// Each name is an emulated replica or a real one, in names' order.
+	var started []*replica
+	if c != nil {
+		c.mu.Lock()
+		started = slices.Clone(c.started)
+		c.mu.Unlock()
+	}
 	var olds []*replica
 	var realOlds []*realReplica
 	kinds := make([]bool, len(names)) // true: real
-	if c != nil {
-		c.mu.Lock()
-	}
 	for k, n := range names {
-		if c != nil {
-			if i := slices.IndexFunc(c.started, func(r *replica) bool { return r.name == n }); i >= 0 {
-				olds = append(olds, c.started[i])
-				continue
-			}
+		if i := slices.IndexFunc(started, func(r *replica) bool { return r.name == n }); i >= 0 {
+			olds = append(olds, started[i])
+			continue
 		}
 		i := slices.IndexFunc(reals, func(r *realReplica) bool { return r.name == n })
 		if i < 0 {
-			if c != nil {
-				c.mu.Unlock()
-			}
 			return nil, fmt.Errorf("%s has no replica %s", component, n)
 		}
 		if _, ok := reals[i].standIn.(StandInRestarter); !ok {
-			if c != nil {
-				c.mu.Unlock()
-			}
 			return nil, fmt.Errorf("%s is a real process that churn cannot restart", n)
 		}
 		realOlds = append(realOlds, reals[i])
 		kinds[k] = true
-	}
-	if c != nil {
-		c.mu.Unlock()
 	}
 	begin := m.clock.Now()
 	for _, r := range olds {
