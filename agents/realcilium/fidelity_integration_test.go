@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/tabwriter"
@@ -24,6 +25,16 @@ import (
 // fidelityNodes fake nodes; in the real observation each has a real
 // cilium-agent.
 const fidelityNodes = 10
+
+// The rollout window follows the steady one: rolloutAgents agents restart
+// together (one wave, Mesh.Restart: real processes in the real
+// observation, emulated replicas in the other) and the window runs
+// rolloutWindow from the restart, so both sides' windows are as long.
+const (
+	rolloutAgents = 5
+	rolloutWindow = 60 * time.Second
+	rolloutPhase  = "rollout"
+)
 
 // Known differences between the real Cilium (the pinned v1.15, with
 // Kubernetes IPAM and CRD identities, no datapath) and its emulation, each
@@ -53,10 +64,14 @@ var (
 	// the reason: both sides make them, but for a cause the fake datapath
 	// removes.
 	setAside = map[string]map[string]string{
-		"start-up": {
-			"patch ciliumendpoints.cilium.io": "the emulation creates each CiliumEndpoint waiting-to-regenerate and patches it ready at the next 10 s sync, as an agent does while its datapath compiles the endpoint; the datapath-less agent regenerates at once and writes ready in its CREATE",
+		"start-up": {"patch ciliumendpoints.cilium.io": readyPatch},
+		// The churn script's scale-ups create endpoints too.
+		"steady": {"patch ciliumendpoints.cilium.io": readyPatch},
+		rolloutPhase: {
+			"patch ciliumendpoints.cilium.io": "the datapath-less agent cannot restore its endpoints after a restart (restore checks each endpoint's veth, which does not exist), so the CNI stand-in sets them up again as new endpoints, with new endpoint ids the agent patches into their CiliumEndpoints; an agent in a cluster restores them, ids kept, as the emulation does, and finds nothing to write",
 		},
 	}
+	readyPatch = "the emulation creates each CiliumEndpoint waiting-to-regenerate and patches it ready at the next 10 s sync, as an agent does while its datapath compiles the endpoint; the datapath-less agent regenerates at once and writes ready in its CREATE"
 )
 
 // TestRealCiliumRequestMix checks the emulated cilium-agent and
@@ -67,6 +82,12 @@ var (
 // and scale-downs, a namespace relabel and a new namespace):
 //   - "emulated": every component emulated;
 //   - "real": the real operator and a real agent on every node.
+//
+// After the steady window, each observation restarts 5 agents in one
+// rollout wave (Mesh.Restart: the real agents as processes, SIGTERM and
+// start again; the emulated ones as replicas) and compares the agents'
+// requests in a rollout window of rolloutWindow from the restart, the
+// same way.
 //
 // Each real component is compared with its emulated one: the collections
 // each lists or watches (resource and selectors), and their point requests
@@ -84,6 +105,18 @@ func TestRealCiliumRequestMix(t *testing.T) {
 type side struct {
 	fidelity.Observation
 	agentUser, operatorUser string
+	// rolloutStart and rolloutEnd bound the rollout window.
+	rolloutStart, rolloutEnd time.Time
+}
+
+// in keeps the requests received in the named phase's window.
+func (o side) in(phase string) func(auditmix.Request) bool {
+	if phase != rolloutPhase {
+		return o.In(phase)
+	}
+	return func(r auditmix.Request) bool {
+		return !r.Received.Before(o.rolloutStart) && r.Received.Before(o.rolloutEnd)
+	}
 }
 
 func testRequestMix(t *testing.T, mesh string) {
@@ -125,9 +158,9 @@ func testRequestMix(t *testing.T, mesh string) {
 			t.Errorf("%s was refused %s %s (see agents/realcilium/rules.go)", r.UserAgent, r.Verb, r.ResourceName())
 		}
 	}
-	for _, phase := range fidelity.Phases {
+	for _, phase := range append(slices.Clone(fidelity.Phases), rolloutPhase) {
 		keep := func(o side, user string, real bool, points bool) func(auditmix.Request) bool {
-			in := o.In(phase)
+			in := o.in(phase)
 			return func(r auditmix.Request) bool {
 				if points && (r.IsCollection() || setAside[phase][auditmix.Key{Verb: r.Verb, Resource: r.ResourceName()}.String()] != "") {
 					return false
@@ -156,10 +189,19 @@ func testRequestMix(t *testing.T, mesh string) {
 			t.Logf("%s, %s: worst share difference on the pairs both make: %.1f pp (%s)", component, phase, worst, key)
 			fidelity.Check(t, component+" "+phase, full, points, knownReal, knownEmulated, true)
 		}
+		agentsIn := fidelityNodes
+		if phase == rolloutPhase {
+			// Counted per restarted agent: the others, with no churn in
+			// the window, make next to nothing.
+			agentsIn = rolloutAgents
+		}
 		compare("cilium-agent",
 			func(p bool) func(auditmix.Request) bool { return keep(realRun, realRun.agentUser, true, p) },
 			func(p bool) func(auditmix.Request) bool { return keep(emulated, emulated.agentUser, false, p) },
-			fidelityNodes, fidelityNodes, knownOnlyRealAgent, knownOnlyEmulatedAgent)
+			agentsIn, agentsIn, knownOnlyRealAgent, knownOnlyEmulatedAgent)
+		if phase == rolloutPhase {
+			continue // the operator is not restarted
+		}
 		compare("cilium-operator",
 			func(p bool) func(auditmix.Request) bool { return keep(realRun, realRun.operatorUser, true, p) },
 			func(p bool) func(auditmix.Request) bool { return keep(emulated, emulated.operatorUser, false, p) },
@@ -197,12 +239,15 @@ func observe(t *testing.T, ctx context.Context, w *fidelity.Workload, cfg *rest.
 	op *realcilium.Operator, real []*realcilium.Agent) side {
 	t.Helper()
 	mcfg := meshConfig(t, cfg, mesh, runID, w, nodes, op, real)
+	var rollStart, rollEnd time.Time
 	o := w.Observe(t, ctx, runID, steps(w, runID), func() func() {
 		m, err := agents.Start(ctx, mcfg)
 		if err != nil {
 			t.Fatalf("%s: start mesh: %v", runID, err)
 		}
 		return func() {
+			// The steady window is over: the rollout window, then stop.
+			rollStart, rollEnd = rollout(t, ctx, m, runID)
 			if _, err := m.Stop(context.Background()); err != nil {
 				t.Errorf("%s: stop mesh: %v", runID, err)
 			}
@@ -210,7 +255,44 @@ func observe(t *testing.T, ctx context.Context, w *fidelity.Workload, cfg *rest.
 	})
 	return side{Observation: o,
 		agentUser:    "system:serviceaccount:kube-system:cilium-churn-" + runID,
-		operatorUser: "system:serviceaccount:kube-system:cilium-operator-churn-" + runID}
+		operatorUser: "system:serviceaccount:kube-system:cilium-operator-churn-" + runID,
+		rolloutStart: rollStart, rolloutEnd: rollEnd}
+}
+
+// rollout restarts the first rolloutAgents cilium-agents of m together, as
+// one wave of a DaemonSet rollout, waits out rolloutWindow from the
+// restart, and returns the window.
+func rollout(t *testing.T, ctx context.Context, m *agents.Mesh, runID string) (time.Time, time.Time) {
+	t.Helper()
+	start := time.Now()
+	end := start.Add(rolloutWindow)
+	names, err := m.Replicas("cilium-agent")
+	if err != nil || len(names) < rolloutAgents {
+		t.Errorf("%s: cilium-agent replicas %v, %v; want %d to restart", runID, names, err, rolloutAgents)
+		return start, start
+	}
+	rctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
+	startups, err := m.Restart(rctx, "cilium-agent", names[:rolloutAgents], nil)
+	if err != nil {
+		t.Errorf("%s: restart of %d agents: %v", runID, rolloutAgents, err)
+	}
+	for _, s := range startups {
+		kind := "emulated"
+		if s.Real {
+			kind = "real"
+		}
+		var lists int64
+		var bytes int64
+		for _, l := range s.Lists {
+			lists += l.Requests
+			bytes += l.Bytes
+		}
+		t.Logf("%s: %s %s restarted: ready=%v after %s (lists seen from inside: %d, %d B)", runID, kind, s.Name, s.Ready,
+			s.ReadyAfter.Round(10*time.Millisecond), lists, bytes)
+	}
+	time.Sleep(time.Until(end))
+	return start, end
 }
 
 // steps are the steady window's script for Cilium: scale-ups put new
