@@ -38,17 +38,37 @@ func TestPlantedSeriesSplitsAtTheLimit(t *testing.T) {
 	if mutating == nil {
 		t.Fatal("no mutating-p99 series")
 	}
-	// The limit moves mutating p99: the strongest split of that figure
-	// falls at run 11 and passes the test on its own.
+	// The limit moves mutating p99: a change point at run 11 ±1 among
+	// the figures tested together, judged a regression and suspecting
+	// the arguments.
 	if mutating.Split < 10 || mutating.Split > 12 || mutating.FirstP > 0.05 {
 		t.Errorf("mutating-p99: strongest split at run %d (p=%.3f), want run 11 ±1 with p <= 0.05", mutating.Split, mutating.FirstP)
 	}
-	// Whatever the correction keeps, no change point may fall away from
-	// the limit: those would be false alarms.
+	found := false
 	for _, c := range g.Changes {
+		if c.Figure == observers.SLOMutatingP99 && c.Run >= 10 && c.Run <= 12 && c.Verdict == Regression && len(c.Suspects) == 1 {
+			found = true
+		}
+		// No change point may fall away from the limit: those would be
+		// false alarms.
 		if c.Run < 10 || c.Run > 12 {
 			t.Errorf("change point %+v away from run 11", c)
 		}
+	}
+	if !found {
+		t.Errorf("change points %+v, want a mutating-p99 regression at run 11 ±1 suspecting the arguments", g.Changes)
+	}
+	// A nightly --check flags the regression once it can be seen, from
+	// its third run (segments of at least 3 runs) at the latest, within
+	// its window.
+	flagged := 0
+	for n := 11; n <= 15; n++ {
+		if fs := Analyze(runs[:n], DefaultOptions()).Check(5); len(fs) > 0 {
+			flagged++
+		}
+	}
+	if flagged == 0 {
+		t.Error("no check over runs 1-11 to 1-15 flagged the limit")
 	}
 	t.Logf("planted series of %d runs: %d change points, mutating-p99 split at run %d p=%.3f, family %d cut %.4f",
 		len(runs), len(g.Changes), mutating.Split, mutating.FirstP, g.Family, g.Cut)
