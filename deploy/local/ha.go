@@ -148,7 +148,6 @@ func (c *Cluster) APIServerShutdownFlag(flag string) (time.Duration, bool) {
 	return d, true
 }
 
-
 // APIServerEndpoint is one API server of the local control plane.
 type APIServerEndpoint struct {
 	Name string
